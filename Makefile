@@ -1,0 +1,51 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both share `make setup`.
+#
+# Torch is installed apart from the package so that set-up never replaces a torch you
+# already have (a GPU user's CUDA build survives). When .venv has no torch, TORCH is
+# installed: the default pins the release whose CPU build this project is tested with.
+# Override it, e.g.:
+#   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cpu"   # CPU wheel from PyTorch
+#   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cu128" # CUDA 12.8
+#   make setup VENV_FLAGS=--system-site-packages                              # reuse a system torch
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_FLAGS ?=
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.genlab-setup
+QUESTION ?= How do GANs differ from diffusion models?
+
+.PHONY: setup demo test bench clean help
+
+help:
+	@echo "make demo   set up .venv and answer a course question with cited sources"
+	@echo "make test   set up .venv and run the test suite"
+	@echo "make bench  run the benchmarks (prints tables)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+		echo "keeping the installed torch $$($(PY) -c 'import torch; print(torch.__version__)')"; \
+	else \
+		echo "installing $(TORCH)"; $(PY) -m pip install --quiet $(TORCH); \
+	fi
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/genlab ask "$(QUESTION)"
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,106 @@
+"""Where a model comes from: a local folder or the Hugging Face cache, checked before loading.
+
+Loading a multi-gigabyte model only to learn it is the wrong kind wastes minutes, and the
+libraries' own errors for a missing model ("We couldn't connect to ...", a 40-line
+traceback) do not say which setting to change. These checks read a model's small config
+files first and raise :class:`~genlab.errors.ModelUnavailableError` with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from genlab.errors import ModelUnavailableError
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+#: Files that mark a folder as a model: transformers, diffusers, sentence-transformers.
+MODEL_MARKERS = ("config.json", "model_index.json", "modules.json")
+
+
+def resolve_source(role: str, model_id: str) -> str:
+    """Return a local folder for ``model_id`` if there is one, else the hub id to download.
+
+    Args:
+        role: The role asking, for error messages.
+        model_id: A hub id (``org/name``) or a path to a model folder.
+
+    Raises:
+        ModelUnavailableError: The path is missing or not a model folder, the id is not a valid
+            hub id, or the model is not cached while the hub is unreachable (offline mode).
+    """
+    model_id = str(model_id).strip()
+    if not model_id:
+        raise ModelUnavailableError(role, model_id, "the model id is empty")
+    path = Path(model_id).expanduser()
+    looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id or path.exists()
+    if looks_like_path:
+        if not path.exists():
+            raise ModelUnavailableError(role, model_id, "no such folder")
+        if not path.is_dir():
+            raise ModelUnavailableError(role, model_id, "it is a file, not a model folder")
+        if not any((path / marker).is_file() for marker in MODEL_MARKERS):
+            raise ModelUnavailableError(
+                role,
+                model_id,
+                "the folder is not a model (no config.json, model_index.json or modules.json)",
+            )
+        return str(path.resolve())
+    if not _REPO_ID.match(model_id) or model_id.count("/") > 1:
+        raise ModelUnavailableError(role, model_id, "it is neither an existing folder nor a valid hub id (org/name)")
+    cached = cached_snapshot(model_id)
+    if cached is not None:
+        return cached
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise ModelUnavailableError(role, model_id, "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+    return model_id
+
+
+def cached_snapshot(model_id: str) -> str | None:
+    """Return the folder of a cached hub snapshot of ``model_id`` with a config file, or None."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(model_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    if any((folder / marker).is_file() for marker in MODEL_MARKERS):
+        return str(folder)
+    return None
+
+
+def read_json(source: str, filename: str, role: str) -> dict[str, Any] | None:
+    """Read a small JSON file of a model (local folder or hub), or None if it has none.
+
+    Raises:
+        ModelUnavailableError: The hub cannot be reached or the repository does not exist.
+    """
+    folder = Path(source)
+    if folder.is_dir():
+        file = folder / filename
+        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return json.loads(Path(hf_hub_download(source, filename)).read_text(encoding="utf-8"))
+    except EntryNotFoundError:
+        return None
+    except RepositoryNotFoundError as exc:
+        raise ModelUnavailableError(role, source, "no such repository on the Hugging Face hub (or it is private)") from exc
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        raise ModelUnavailableError(role, source, f"the Hugging Face hub could not be reached ({type(exc).__name__})") from exc
+
+
+def weights_size(source: str) -> int:
+    """Return the bytes of weight files in a local model folder (0 when unknown)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return 0
+    suffixes = {".safetensors", ".bin", ".pt", ".pth"}
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.suffix in suffixes and f.is_file())
