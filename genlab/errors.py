@@ -33,7 +33,7 @@ class ModelUnavailableError(GenlabError):
         if fixes is None:
             fixes = (
                 f"set {env} to a local model folder, or download it once where there is a "
-                f"network (`huggingface-cli download {model_id}`)"
+                f"network (`hf download {model_id}`)"
             )
         self.fixes = fixes
         super().__init__(f"{role} model {model_id!r} is not available: {reason}; {fixes}.")

@@ -135,6 +135,8 @@ class ModelRuntime:
         self._make_room(weights_size(source), keep=key)
         logger.info("loading %s model %s (%s) on %s", role, source, kind, device)
         started = time.perf_counter()
+        from safetensors import SafetensorError
+
         try:
             obj = self._call_loader(LOADERS[kind], source, device, dtype, key)
         except GenlabError:
@@ -143,6 +145,11 @@ class ModelRuntime:
             # transformers and diffusers report missing repos, missing files and failed
             # downloads as OSError (EnvironmentError).
             raise ModelUnavailableError(role, source, _first_line(exc)) from exc
+        except SafetensorError as exc:
+            raise ModelUnavailableError(
+                role, source, f"its weight files are damaged ({_first_line(exc)})",
+                fixes="download the model again or point the setting at another folder",
+            ) from exc
         info = LoadedModel(
             role=role,
             kind=kind,

@@ -37,15 +37,17 @@ def resolve_source(role: str, model_id: str) -> str:
     path = Path(model_id).expanduser()
     looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id or path.exists()
     if looks_like_path:
+        fixes = f"set GENLAB_{role.upper()}_MODEL to a folder holding a saved model, or to a hub id"
         if not path.exists():
-            raise ModelUnavailableError(role, model_id, "no such folder")
+            raise ModelUnavailableError(role, model_id, "no such folder", fixes=fixes)
         if not path.is_dir():
-            raise ModelUnavailableError(role, model_id, "it is a file, not a model folder")
+            raise ModelUnavailableError(role, model_id, "it is a file, not a model folder", fixes=fixes)
         if not any((path / marker).is_file() for marker in MODEL_MARKERS):
             raise ModelUnavailableError(
                 role,
                 model_id,
                 "the folder is not a model (no config.json, model_index.json or modules.json)",
+                fixes=fixes,
             )
         return str(path.resolve())
     if not _REPO_ID.match(model_id) or model_id.count("/") > 1:
@@ -57,7 +59,29 @@ def resolve_source(role: str, model_id: str) -> str:
 
     if constants.HF_HUB_OFFLINE:
         raise ModelUnavailableError(role, model_id, "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+    _probe_hub(role, model_id)
     return model_id
+
+
+def _probe_hub(role: str, model_id: str) -> None:
+    """Ask the hub once, quickly, whether ``model_id`` exists.
+
+    Without this, a laptop with no network spends most of a minute in the download
+    retries of huggingface_hub before failing with a message that names no setting.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(model_id, timeout=10)
+    except GatedRepoError:
+        return  # exists; the download will ask for a token with its own clear message
+    except RepositoryNotFoundError as exc:
+        raise ModelUnavailableError(role, model_id, "no such repository on the Hugging Face hub (or it is private)") from exc
+    except Exception as exc:  # connection errors come from httpx, HTTP errors from huggingface_hub
+        raise ModelUnavailableError(
+            role, model_id, f"it is not in the local Hugging Face cache and the hub cannot be reached ({type(exc).__name__})"
+        ) from exc
 
 
 def cached_snapshot(model_id: str) -> str | None:
@@ -89,11 +113,13 @@ def read_json(source: str, filename: str, role: str) -> dict[str, Any] | None:
 
     try:
         return json.loads(Path(hf_hub_download(source, filename)).read_text(encoding="utf-8"))
+    except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: test it first
+        raise ModelUnavailableError(role, source, f"the Hugging Face hub could not be reached ({type(exc).__name__})") from exc
     except EntryNotFoundError:
         return None
     except RepositoryNotFoundError as exc:
         raise ModelUnavailableError(role, source, "no such repository on the Hugging Face hub (or it is private)") from exc
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+    except (HfHubHTTPError, OSError) as exc:
         raise ModelUnavailableError(role, source, f"the Hugging Face hub could not be reached ({type(exc).__name__})") from exc
 
 

@@ -1,0 +1,97 @@
+"""Shared fixtures: an isolated GENLAB_HOME, offline Hugging Face, and tiny models built once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+# Before anything imports huggingface_hub: its constants read these once, at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+for _name in [n for n in os.environ if n.startswith("GENLAB_")]:
+    del os.environ[_name]  # a developer's own configuration must not leak into tests
+
+import pytest  # noqa: E402
+
+import tiny_models as builders  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TinyModels:
+    """Paths of tiny model folders; each is built on first access, once per test session."""
+
+    _BUILDERS: dict[str, Callable[[Path], Path]] = {
+        "causal": builders.build_causal_lm,
+        "chat": lambda folder: builders.build_causal_lm(folder, chat=True),
+        "t5": builders.build_t5,
+        "nli": builders.build_nli,
+        "image": builders.build_stable_diffusion,
+        "music": builders.build_musicgen,
+    }
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Path:
+        if name not in self._BUILDERS:
+            raise AttributeError(name)
+        folder = self._root / name
+        with self._lock:
+            if not (folder / "config.json").exists() and not (folder / "model_index.json").exists():
+                self._BUILDERS[name](folder)
+        return folder
+
+    def env(self) -> dict[str, str]:
+        """``GENLAB_*_MODEL`` variables pointing every role at its tiny model."""
+        return {
+            "GENLAB_TEXT_MODEL": str(self.causal),
+            "GENLAB_FEW_SHOT_MODEL": str(self.causal),
+            "GENLAB_CHAT_MODEL": str(self.chat),
+            "GENLAB_SUMMARY_MODEL": str(self.t5),
+            "GENLAB_ZERO_SHOT_MODEL": str(self.nli),
+            "GENLAB_IMAGE_MODEL": str(self.image),
+            "GENLAB_MUSIC_MODEL": str(self.music),
+        }
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
+    """Tiny random models of every kind genlab loads (``.causal``, ``.chat``, ``.t5``, ``.nli``,
+    ``.image``, ``.music``), saved like hub checkpoints."""
+    return TinyModels(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GENLAB_HOME shared by the session, so the course index is built once."""
+    return tmp_path_factory.mktemp("genlab-home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(session_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """Every test reads fresh settings with GENLAB_HOME in the session temp folder."""
+    from genlab.settings import get_settings
+
+    monkeypatch.setenv("GENLAB_HOME", str(session_home))
+    monkeypatch.chdir(session_home)  # no stray genlab.toml from the developer's folder
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def tiny_env(tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch) -> TinyModels:
+    """Point every role at its tiny model through the environment, as a user would."""
+    from genlab.settings import get_settings
+
+    for name, value in tiny_models.env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return tiny_models
