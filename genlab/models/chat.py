@@ -1,0 +1,433 @@
+"""A LangChain chat model with tool calling over a local instruct model.
+
+langchain-huggingface's ``ChatHuggingFace`` ignores bound tools with a local pipeline. Here
+:class:`ChatLocalModel` renders the conversation with the tokenizer's chat template, passing
+the bound tools' JSON schemas as the template's ``tools=``, generates through a
+:class:`~genlab.models.llm.LocalLLM`, and parses tool calls out of the answer with
+:mod:`genlab.models.tool_calls`. It works with ``bind_tools``, ``with_structured_output``,
+streaming, and ``langchain.agents.create_agent``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.models.generation import GENERATION_KEYS, partial_stop_length
+from genlab.models.llm import LocalLLM, load_llm
+from genlab.models.tool_calls import CALL_MARKERS, MARKER_TOKENS, parse_tool_calls
+
+logger = logging.getLogger(__name__)
+
+#: Bound keyword arguments that other providers take and a local model has no use for.
+_IGNORED_KWARGS = ("parallel_tool_calls", "strict")
+#: Constructor arguments that configure the underlying :class:`LocalLLM`.
+_LLM_FIELDS = ("pipeline", "model", "model_id", "role", "stop", "batch_size", *GENERATION_KEYS)
+
+
+def message_text(message: BaseMessage) -> str:
+    """Return a message's text; content blocks other than text are refused.
+
+    Raises:
+        InvalidInputError: The message holds an image, audio or another non-text block.
+    """
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        elif isinstance(block, dict) and block.get("type") in {"tool_call", "tool_call_chunk", "reasoning"}:
+            continue  # carried by the message's tool_calls / not part of the conversation text
+        else:
+            kind = block.get("type") if isinstance(block, dict) else type(block).__name__
+            raise InvalidInputError(f"the local chat model takes text only; got a {kind!r} content block")
+    return "".join(parts)
+
+
+def to_chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Convert LangChain messages to the dicts chat templates expect.
+
+    An AI message's tool calls become ``{"type": "function", "function": {"name", "arguments"}}``
+    entries (arguments as a dict); a tool message becomes ``{"role": "tool", "content", "name"}``,
+    its name taken from the call it answers when the message has none.
+
+    Raises:
+        InvalidInputError: A message type or content block the template cannot render.
+    """
+    names_by_id: dict[str, str] = {}
+    rendered: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            rendered.append({"role": "system", "content": message_text(message)})
+        elif isinstance(message, HumanMessage):
+            rendered.append({"role": "user", "content": message_text(message)})
+        elif isinstance(message, AIMessage):
+            entry: dict[str, Any] = {"role": "assistant", "content": message_text(message)}
+            if message.tool_calls:
+                entry["tool_calls"] = [
+                    {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["args"]}}
+                    for call in message.tool_calls
+                ]
+                names_by_id.update({call["id"]: call["name"] for call in message.tool_calls if call["id"]})
+            rendered.append(entry)
+        elif isinstance(message, ToolMessage):
+            rendered.append(
+                {
+                    "role": "tool",
+                    "content": message_text(message),
+                    "name": message.name or names_by_id.get(message.tool_call_id, ""),
+                    "tool_call_id": message.tool_call_id,
+                }
+            )
+        elif isinstance(message, ChatMessage):
+            rendered.append({"role": message.role, "content": message_text(message)})
+        else:
+            raise InvalidInputError(f"cannot render a {type(message).__name__} for a chat template")
+    return rendered
+
+
+class _ToolPlan(BaseModel):
+    """What a call does with the bound tools, given ``tool_choice``."""
+
+    schemas: list[dict[str, Any]] = Field(default_factory=list)
+    """Tools rendered into the prompt."""
+    names: list[str] = Field(default_factory=list)
+    """Tool names accepted in the answer; empty: the answer is never parsed for calls."""
+    forced: str | bool = False
+    """A tool the model must call (its name), any tool (``True``), or none forced."""
+
+
+def _tool_name(schema: dict[str, Any]) -> str:
+    return schema["function"]["name"]
+
+
+def _plan_tools(tools: Sequence[dict[str, Any]] | None, tool_choice: Any) -> _ToolPlan:
+    schemas = list(tools or [])
+    if not schemas or tool_choice in ("none", False):
+        return _ToolPlan()
+    names = [_tool_name(s) for s in schemas]
+    if tool_choice in (None, "auto"):
+        return _ToolPlan(schemas=schemas, names=names)
+    if tool_choice in ("any", "required", True):
+        return _ToolPlan(schemas=schemas, names=names, forced=True)
+    name = tool_choice
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+    if not isinstance(name, str) or name not in names:
+        raise InvalidInputError(
+            f"tool_choice must be 'auto', 'none', 'any', 'required' or one of the bound tools "
+            f"({', '.join(names)}), got {tool_choice!r}"
+        )
+    return _ToolPlan(schemas=[s for s in schemas if _tool_name(s) == name], names=[name], forced=name)
+
+
+class _AnswerStream:
+    """Turns streamed text into content deltas, holding back what may be a tool call.
+
+    Text is shown as it comes until a tool-call marker (``<tool_call>``, a code fence,
+    ``<|python_tag|>``, or ``{`` / ``[`` opening the answer) appears; from there on it is
+    buffered and parsed once complete. Leading whitespace is never shown and trailing
+    whitespace only once more text follows, so the streamed content adds up to exactly the
+    ``invoke`` content.
+    """
+
+    def __init__(self, names: Sequence[str], prefill: str) -> None:
+        self.names = list(names)
+        self.markers = CALL_MARKERS if names else ()
+        self.full = prefill
+        self.sent = 0
+        self.buffering = False
+
+    def feed(self, delta: str) -> str:
+        self.full += delta
+        if self.buffering:
+            return ""
+        text = self.full.lstrip()
+        if self.markers and text[:1] in ("{", "["):
+            self.buffering = True
+            return ""
+        found = [i for i in (text.find(m, self.sent) for m in self.markers) if i >= 0]
+        if found:
+            self.buffering = True
+            ready = min(found)
+        else:
+            ready = len(text) - partial_stop_length(text, self.markers)
+        ready = max(len(text[:ready].rstrip()), self.sent)
+        delta_out = text[self.sent : ready]
+        self.sent = ready
+        return delta_out
+
+    def finish(self) -> tuple[str, list[ToolCall]]:
+        """Return the content not yet shown and the tool calls."""
+        content, calls = parse_answer(self.full, self.names)
+        shown = self.full.lstrip()[: self.sent]
+        if not content.startswith(shown):  # cannot happen: calls start at a marker
+            logger.warning("streamed text and parsed content disagree; content may repeat")
+            return content, calls
+        return content[len(shown) :], calls
+
+
+def parse_answer(text: str, names: Sequence[str]) -> tuple[str, list[ToolCall]]:
+    """Split an answer into content and tool calls; no tools bound means no parsing."""
+    if not names:
+        return text.strip(), []
+    parsed = parse_tool_calls(text, names)
+    return parsed.content, parsed.tool_calls
+
+
+class ChatLocalModel(BaseChatModel):
+    """A local instruct model as a LangChain chat model with tool calling.
+
+    Build it with :func:`load_chat_model`, or directly: ``ChatLocalModel()`` (the configured
+    chat model), ``ChatLocalModel(model="Qwen/Qwen2.5-1.5B-Instruct", max_new_tokens=200)``,
+    ``ChatLocalModel(pipeline=pipe)``, or ``ChatLocalModel(llm=some_llm, tokenizer=tok)``.
+    Nothing loads until the first call.
+
+    ``bind_tools`` renders the tools' JSON schemas through the chat template's ``tools=``;
+    tool calls in the Hermes / Qwen (``<tool_call>``) and Llama 3.1 (JSON) formats come back
+    as ``AIMessage.tool_calls``. ``tool_choice`` is honoured loosely: ``"none"`` hides the
+    tools; a tool name renders only that tool; with a Hermes-style template, a forced choice
+    (a name, ``"any"``, ``"required"``) starts the answer with ``<tool_call>`` for the model.
+
+    Example:
+        ```python
+        from langchain_core.tools import tool
+        from genlab.models import load_chat_model
+
+        @tool
+        def get_weather(city: str) -> str:
+            \"\"\"Return the weather in a city.\"\"\"
+            return "sunny"
+
+        chat = load_chat_model(max_new_tokens=128).bind_tools([get_weather])
+        chat.invoke("What is the weather in Paris?").tool_calls
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    llm: BaseLLM
+    """Generates the answer from the rendered prompt; a :class:`LocalLLM` for local models."""
+    tokenizer: Any = None
+    """Tokenizer whose chat template renders the messages; defaults to the LLM's own."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_llm(cls, values: Any) -> Any:
+        """Build the :class:`LocalLLM` (role ``chat``) from flat arguments when no ``llm`` is given."""
+        if not isinstance(values, dict) or values.get("llm") is not None:
+            return values
+        values = dict(values)
+        llm_args = {key: values.pop(key) for key in _LLM_FIELDS if key in values}
+        llm_args.setdefault("role", "chat")
+        values["llm"] = LocalLLM(**llm_args)
+        return values
+
+    @property
+    def _llm_type(self) -> str:
+        return "genlab-local-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"llm": dict(self.llm._identifying_params)}
+
+    @property
+    def model_id(self) -> str | None:
+        """The model's hub id or folder: the LLM's, else the one configured for its role."""
+        model_id = getattr(self.llm, "model_id", None)
+        if model_id is None and isinstance(self.llm, LocalLLM):
+            from genlab.settings import get_settings
+
+            model_id = get_settings().model_for(self.llm.role)
+        return model_id
+
+    def get_tokenizer(self) -> Any:
+        """Return the tokenizer that renders prompts (loads the model on first use).
+
+        Raises:
+            InvalidInputError: The LLM is not a :class:`LocalLLM` and no tokenizer was given.
+        """
+        if self.tokenizer is not None:
+            return self.tokenizer
+        if isinstance(self.llm, LocalLLM):
+            return self.llm.tokenizer
+        raise InvalidInputError(f"ChatLocalModel over a {type(self.llm).__name__} needs tokenizer= to render prompts")
+
+    def render(
+        self,
+        messages: LanguageModelInput,
+        tools: Sequence[dict[str, Any] | type | Any] | None = None,
+        tool_choice: Any = None,
+    ) -> str:
+        """Return the prompt text the model sees for ``messages`` (and tools), for inspection.
+
+        Raises:
+            ModelUnavailableError: The tokenizer has no chat template (a base model).
+            InvalidInputError: The template refuses the messages (e.g. roles not alternating).
+        """
+        schemas = [convert_to_openai_tool(t) for t in tools or []]
+        plan = _plan_tools(schemas, tool_choice)
+        prompt, prefill = self._prompt(self._convert_input(messages).to_messages(), plan)
+        return prompt + prefill
+
+    def _prompt(self, messages: list[BaseMessage], plan: _ToolPlan) -> tuple[str, str]:
+        """Render ``messages``; return the prompt and the text the answer is started with."""
+        from jinja2.exceptions import TemplateError
+
+        tokenizer = self.get_tokenizer()
+        template = getattr(tokenizer, "chat_template", None)
+        if not template:
+            raise ModelUnavailableError(
+                getattr(self.llm, "role", "chat"),
+                str(self.model_id or "the configured model"),
+                "its tokenizer has no chat template (a base model, not an instruct model)",
+                fixes="set GENLAB_CHAT_MODEL to an instruct model such as Qwen/Qwen2.5-1.5B-Instruct",
+            )
+        if plan.schemas and "tools" not in str(template):
+            logger.warning("the chat template of %s does not render tools; the model will not see them", self.model_id)
+        try:
+            prompt = tokenizer.apply_chat_template(
+                to_chat_messages(messages), tools=plan.schemas or None, add_generation_prompt=True, tokenize=False
+            )
+        except TemplateError as exc:
+            raise InvalidInputError(f"the chat template cannot render these messages: {exc}") from exc
+        prefill = ""
+        if plan.forced and "<tool_call>" in prompt:
+            # A Hermes-style template: opening the answer with the call tag makes even a small
+            # model answer with a call when one is required.
+            prefill = "<tool_call>\n"
+            if isinstance(plan.forced, str):
+                prefill += '{"name": ' + json.dumps(plan.forced) + ', "arguments": '
+        return prompt, prefill
+
+    def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[_ToolPlan, dict[str, Any]]:
+        kwargs = dict(kwargs)
+        plan = _plan_tools(kwargs.pop("tools", None), kwargs.pop("tool_choice", None))
+        for key in _IGNORED_KWARGS:
+            kwargs.pop(key, None)
+        return plan, kwargs
+
+    def _complete(self, prompt: str, stop: list[str] | None, overrides: dict[str, Any]) -> str:
+        if isinstance(self.llm, LocalLLM):
+            return self.llm.complete([prompt], stop, add_special_tokens=False, keep_special=MARKER_TOKENS, **overrides)[0]
+        # The chat model's run already reports this generation: the inner LLM runs untraced.
+        return self.llm.invoke(prompt, stop=stop, **overrides)
+
+    def _complete_stream(self, prompt: str, stop: list[str] | None, overrides: dict[str, Any]) -> Iterator[str]:
+        if isinstance(self.llm, LocalLLM):
+            return self.llm.complete_stream(prompt, stop, add_special_tokens=False, keep_special=MARKER_TOKENS, **overrides)
+        return self.llm.stream(prompt, stop=stop, **overrides)
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"model_name": self.model_id, "model_provider": "genlab"}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        plan, overrides = self._split_kwargs(kwargs)
+        prompt, prefill = self._prompt(messages, plan)
+        text = prefill + self._complete(prompt + prefill, stop, overrides)
+        content, calls = parse_answer(text, plan.names)
+        message = AIMessage(content=content, tool_calls=calls, response_metadata=self._metadata())
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        plan, overrides = self._split_kwargs(kwargs)
+        prompt, prefill = self._prompt(messages, plan)
+        answer = _AnswerStream(plan.names, prefill)
+        for delta in self._complete_stream(prompt + prefill, stop, overrides):
+            shown = answer.feed(delta)
+            if shown:
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=shown))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(shown, chunk=chunk)
+                yield chunk
+        rest, calls = answer.finish()
+        chunks = [
+            tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
+            for index, call in enumerate(calls)
+        ]
+        last = ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=rest, tool_call_chunks=chunks, chunk_position="last", response_metadata=self._metadata()
+            )
+        )
+        if run_manager is not None:
+            run_manager.on_llm_new_token(rest, chunk=last)
+        yield last
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Any | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools: their JSON schemas are rendered into every prompt, their calls parsed.
+
+        Args:
+            tools: LangChain tools, pydantic models, functions or OpenAI-style tool dicts
+                (anything :func:`~langchain_core.utils.function_calling.convert_to_openai_tool` takes).
+            tool_choice: ``"auto"`` / ``None`` (the model decides), ``"none"``, ``"any"`` /
+                ``"required"`` / ``True``, a tool's name, or
+                ``{"type": "function", "function": {"name": ...}}``.
+            **kwargs: Further arguments bound to each call (generation settings, ``stop``).
+
+        Raises:
+            InvalidInputError: ``tool_choice`` names no bound tool.
+        """
+        schemas = [convert_to_openai_tool(tool) for tool in tools]
+        _plan_tools(schemas, tool_choice)  # fail now, not at the first call
+        return super().bind(tools=schemas, tool_choice=tool_choice, **kwargs)
+
+
+def load_chat_model(model: str | None = None, *, role: str = "chat", **generation: Any) -> ChatLocalModel:
+    """Return a tool-calling LangChain chat model over a local instruct model; loads on first use.
+
+    Args:
+        model: A hub id or local folder; defaults to the model configured for ``role``
+            (``GENLAB_CHAT_MODEL``). The same model is shared with :func:`~genlab.models.load_llm`.
+        role: The runtime role to resolve the model under.
+        **generation: Defaults for every call: ``max_new_tokens``, ``temperature``, ``top_p``,
+            ``top_k``, ``do_sample``, ``repetition_penalty``, ``seed``, ``stop``, ``batch_size``.
+
+    Raises:
+        InvalidInputError: An unknown setting, a value out of range, or an unknown role.
+    """
+    return ChatLocalModel(llm=load_llm(model, role=role, **generation))

@@ -1,0 +1,305 @@
+"""A LangChain LLM over a local text-generation model: :class:`LocalLLM` and :func:`load_llm`.
+
+It extends langchain-huggingface's :class:`~langchain_huggingface.HuggingFacePipeline` (same
+fields, same ``from_model_id`` and prebuilt-pipeline constructors) where that class falls
+short: it returns only the new text, honours ``stop`` sequences of any length in ``invoke``,
+``batch`` and ``stream`` (streaming stops generating), batches prompts into real tensor
+batches, streams token by token, takes generation settings with a seed, and loads its model
+through the shared runtime on first use rather than at construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_huggingface import HuggingFacePipeline
+from pydantic import ValidationError, field_validator, model_validator
+
+from genlab.errors import InvalidInputError
+from genlab.models.generation import (
+    DEFAULT_MAX_NEW_TOKENS,
+    GENERATION_KEYS,
+    check_generation,
+    generate_texts,
+    stream_text,
+)
+from genlab.settings import ROLES
+
+#: Per-call keyword arguments ``invoke`` / ``batch`` / ``stream`` accept besides ``stop``.
+CALL_KEYS = (*GENERATION_KEYS, "batch_size")
+
+
+class LocalLLM(HuggingFacePipeline):
+    """A local causal language model as a LangChain LLM.
+
+    Give it a prebuilt transformers ``text-generation`` pipeline (``LocalLLM(pipeline=pipe)``),
+    or a ``role`` and optional ``model_id`` (also accepted as ``model``) that the shared
+    runtime resolves and loads on first use: constructing one loads nothing.
+
+    Generation settings set here are defaults; each call may override them
+    (``llm.invoke(prompt, max_new_tokens=20, seed=1)``). ``None`` leaves a setting to the
+    model's own ``generation_config``.
+
+    Example:
+        ```python
+        from genlab.models import load_llm
+
+        llm = load_llm(max_new_tokens=40, stop=["\\n\\n"])
+        llm.invoke("Write a haiku about rain:")
+        llm.batch(["Once upon a time", "The capital of France is"])  # one tensor batch
+        for piece in llm.stream("Tell me a story"):
+            print(piece, end="")
+        ```
+    """
+
+    role: str = "text"
+    """The runtime role whose configured model is loaded when no ``pipeline`` is given."""
+    batch_size: int = 8
+    """Prompts per tensor batch in ``batch`` (one ``model.generate`` call per chunk)."""
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    """Most tokens generated per prompt."""
+    temperature: float | None = None
+    """Sampling temperature; a positive value turns sampling on, ``0`` means greedy."""
+    top_p: float | None = None
+    """Nucleus sampling: keep the smallest set of tokens whose probability reaches ``top_p``."""
+    top_k: int | None = None
+    """Sample among the ``top_k`` most likely tokens only."""
+    do_sample: bool | None = None
+    """Sample (``True``) or decode greedily (``False``); ``None``: the model's default, or
+    sampling when ``temperature`` is positive."""
+    repetition_penalty: float | None = None
+    """Above 1 discourages repeating tokens already in the text."""
+    seed: int | None = None
+    """Seed for sampling: the same seed, prompt and settings give the same output."""
+    stop: list[str] | None = None
+    """Stop sequences used on every call, besides those passed to the call."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def pre_init_validator(cls, values: Any) -> Any:
+        """Accept ``model`` for ``model_id``; name a prebuilt pipeline after its model.
+
+        Overrides the parent's validator, which would default ``model_id`` to ``"gpt2"``.
+        """
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        if "model" in values:
+            model = values.pop("model")
+            if values.get("model_id") not in (None, model):
+                raise InvalidInputError("pass the model as model= or model_id=, not both")
+            values["model_id"] = model
+        pipeline = values.get("pipeline")
+        if values.get("model_id") is None and pipeline is not None:
+            values["model_id"] = getattr(getattr(pipeline, "model", None), "name_or_path", None)
+        return values
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> LocalLLM:
+        if self.role not in ROLES:
+            raise InvalidInputError(f"unknown role {self.role!r}; roles are: {', '.join(ROLES)}")
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        check_generation(self._default_settings())
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "genlab-local-llm"
+
+    @property
+    def _identifying_params(self) -> Mapping[str, Any]:
+        return {"model_id": self.model_id, "role": self.role, **self._default_settings()}
+
+    def get_pipeline(self) -> Any:
+        """Return the transformers pipeline, loading it through the runtime on first use.
+
+        The runtime's pipeline is looked up on each call rather than kept here, so the
+        runtime stays free to unload it under its memory budget.
+
+        Raises:
+            ModelUnavailableError: The model for ``role`` / ``model_id`` cannot be loaded.
+        """
+        if self.pipeline is not None:
+            return self.pipeline
+        from genlab.models.runtime import get_model
+
+        return get_model(self.role, self.model_id)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The pipeline's tokenizer (loads the model on first use)."""
+        return self.get_pipeline().tokenizer
+
+    def _default_settings(self) -> dict[str, Any]:
+        settings = {k: v for k, v in (self.pipeline_kwargs or {}).items() if k != "return_full_text"}
+        settings.update({key: getattr(self, key) for key in GENERATION_KEYS if getattr(self, key) is not None})
+        return settings
+
+    def _call_settings(self, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+        unknown = sorted(set(overrides) - set(CALL_KEYS))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown argument(s) {', '.join(map(repr, unknown))} for a local LLM call; "
+                f"allowed: stop, {', '.join(CALL_KEYS)}"
+            )
+        overrides = dict(overrides)
+        batch_size = overrides.pop("batch_size", None) or self.batch_size
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        defaults = self._default_settings()
+        if "temperature" in overrides and "do_sample" not in overrides:
+            # A call's temperature decides sampling (0: greedy, > 0: sample), whatever the default.
+            defaults.pop("do_sample", None)
+        return {**defaults, **overrides}, batch_size
+
+    def _stops(self, stop: list[str] | None) -> list[str]:
+        stops = [*(self.stop or []), *(stop or [])]
+        if any(not isinstance(s, str) for s in stops):
+            raise InvalidInputError("stop must be a list of strings")
+        return list(dict.fromkeys(s for s in stops if s))
+
+    def complete(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        *,
+        add_special_tokens: bool = True,
+        keep_special: Collection[str] = (),
+        **overrides: Any,
+    ) -> list[str]:
+        """Generate the new text for each prompt, without LangChain callbacks.
+
+        ``_generate`` (behind ``invoke`` and ``batch``) and the chat model call this.
+
+        Args:
+            prompts: The prompts.
+            stop: Stop sequences, besides the ``stop`` field's.
+            add_special_tokens: ``False`` for prompts rendered by a chat template.
+            keep_special: Special tokens to keep in the output (tool-call markers).
+            **overrides: Generation settings and ``batch_size`` for this call.
+        """
+        settings, batch_size = self._call_settings(overrides)
+        pipe = self.get_pipeline()
+        return generate_texts(
+            pipe.model,
+            pipe.tokenizer,
+            prompts,
+            settings,
+            stop=self._stops(stop),
+            batch_size=batch_size,
+            add_special_tokens=add_special_tokens,
+            keep_special=keep_special,
+        )
+
+    def complete_stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        *,
+        add_special_tokens: bool = True,
+        keep_special: Collection[str] = (),
+        **overrides: Any,
+    ) -> Iterator[str]:
+        """Stream the new text for ``prompt`` token by token, without LangChain callbacks.
+
+        Arguments as in :meth:`complete`.
+        """
+        settings, _ = self._call_settings(overrides)
+        pipe = self.get_pipeline()
+        yield from stream_text(
+            pipe.model,
+            pipe.tokenizer,
+            prompt,
+            settings,
+            stop=self._stops(stop),
+            add_special_tokens=add_special_tokens,
+            keep_special=keep_special,
+        )
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        texts = self.complete(prompts, stop, **kwargs)
+        return LLMResult(generations=[[Generation(text=text)] for text in texts], llm_output={"model_id": self.model_id})
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        produced = False
+        for piece in self.complete_stream(prompt, stop, **kwargs):
+            produced = True
+            chunk = GenerationChunk(text=piece)
+            if run_manager is not None:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        if not produced:
+            # An empty answer (a stop right away) is still an answer; LangChain's stream
+            # raises "No generation chunks were returned" on none.
+            yield GenerationChunk(text="")
+
+
+#: Keyword arguments :func:`load_llm` accepts besides ``model`` and ``role``.
+LOAD_KEYS = (*GENERATION_KEYS, "stop", "batch_size")
+
+
+def check_load_arguments(role: str, settings: Mapping[str, Any]) -> None:
+    """Check a role and the keyword arguments of :func:`load_llm` / ``load_chat_model``.
+
+    Raises:
+        InvalidInputError: An unknown role or setting, or a value out of range.
+    """
+    unknown = sorted(set(settings) - set(LOAD_KEYS))
+    if unknown:
+        raise InvalidInputError(f"unknown setting(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(LOAD_KEYS)}")
+    if role not in ROLES:
+        raise InvalidInputError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+    check_generation({k: v for k, v in settings.items() if k in GENERATION_KEYS})
+
+
+def load_llm(model: str | None = None, *, role: str = "text", **generation: Any) -> LocalLLM:
+    """Return a LangChain LLM over a local text-generation model; the model loads on first use.
+
+    Args:
+        model: A hub id or local folder; defaults to the model configured for ``role``
+            (``GENLAB_TEXT_MODEL``).
+        role: The runtime role to resolve and share the model under (``text``, ``few_shot``...).
+        **generation: Defaults for every call: ``max_new_tokens``, ``temperature``, ``top_p``,
+            ``top_k``, ``do_sample``, ``repetition_penalty``, ``seed``, ``stop`` (a list of stop
+            sequences) and ``batch_size``.
+
+    Returns:
+        A :class:`LocalLLM`; models with the same id are loaded once and shared.
+
+    Raises:
+        InvalidInputError: An unknown setting, a value out of range, or an unknown role.
+
+    Example:
+        ```python
+        llm = load_llm(stop=["###"], max_new_tokens=8)
+        llm.invoke("Text: I loved it\\nLabel:")
+        ```
+    """
+    check_load_arguments(role, generation)
+    try:
+        return LocalLLM(model_id=model, role=role, **generation)
+    except ValidationError as exc:
+        # A wrong type (stop=3, batch_size=0...): one line naming the setting, as for the others.
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        raise InvalidInputError(f"{where}: {error['msg']}") from exc
