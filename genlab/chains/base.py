@@ -1,0 +1,227 @@
+"""What the chains share: the lazily loaded default model and the staged-batch runner.
+
+**Default models.** A chain built with ``llm=None`` gets a :class:`DefaultLLM`, a Runnable
+that calls :func:`genlab.models.load_llm` when it is first *used*, never when the chain is
+built: building a chain (or importing the ``write_story`` tool) loads no model. It asks
+for the model at every call, so a changed configuration takes effect on the next call; the
+model runtime keeps the weights loaded once per process.
+
+**Staged chains.** A chain such as story -> moderate -> rewrite is a loop, which LCEL's
+operators cannot express, and running one input per thread (LangChain's default
+``batch``) would call one shared local pipeline from several threads and give up tensor
+batching. A :class:`StagedChain` instead runs *stage by stage*: all first drafts in one
+``batch`` call of the story model, then all moderations in one call, then the rewrites of
+the rejected ones, and so on. Its steps are written once, as a generator that yields the
+stage calls it needs (:class:`StageCall`); a synchronous and an asynchronous driver run
+the same generator, so ``invoke``/``batch`` and ``ainvoke``/``abatch`` cannot drift apart.
+Each input keeps its own callbacks (one traced run per input) and its own failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import Any, NamedTuple
+
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict
+
+from genlab.errors import InvalidInputError
+
+LLMLike = Any
+"""A LangChain LLM or chat model (any ``BaseLanguageModel``), or any Runnable taking a prompt."""
+
+
+class DefaultLLM(Runnable[Any, Any]):
+    """The configured local text model, loaded on first use (see the module docstring).
+
+    Args:
+        role: ``"text"`` for :func:`genlab.models.load_llm`'s default model, or
+            ``"few_shot"`` for ``GENLAB_FEW_SHOT_MODEL`` (which defaults to the text model).
+        model: A hub id or folder overriding the configured model.
+        generation: Generation settings passed to ``load_llm`` (``max_new_tokens``...).
+    """
+
+    def __init__(self, role: str = "text", model: str | None = None, **generation: Any) -> None:
+        if role not in ("text", "few_shot"):
+            raise ValueError(f"role must be 'text' or 'few_shot', got {role!r}")
+        self.role = role
+        self.model_id = model
+        self.generation = generation
+        self.name = f"load_llm({model or role})"
+
+    def model(self) -> Runnable[Any, Any]:
+        """Return the configured LLM (the model runtime loads its weights once per process)."""
+        from genlab.models import load_llm
+
+        return load_llm(self.model_id, role=self.role, **self.generation)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.model().invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return await self.model().ainvoke(input, config, **kwargs)
+
+    def batch(self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        return self.model().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        return await self.model().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        yield from self.model().stream(input, config, **kwargs)
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+        async for chunk in self.model().astream(input, config, **kwargs):
+            yield chunk
+
+
+def resolve_llm(llm: LLMLike | None, *, what: str, role: str = "text", **generation: Any) -> Runnable[Any, Any]:
+    """Return ``llm``, or the lazily loaded default model when it is None.
+
+    ``generation`` (``max_new_tokens``...) applies to the default model only: a model the
+    caller built keeps the caller's settings.
+
+    Raises:
+        InvalidInputError: ``llm`` is neither a LangChain model nor a Runnable.
+    """
+    if llm is None:
+        return DefaultLLM(role, **generation)
+    if isinstance(llm, (BaseLanguageModel, Runnable)):
+        return llm
+    raise InvalidInputError(
+        f"{what} must be a LangChain LLM or chat model (or None for the configured local model), "
+        f"got {type(llm).__name__}"
+    )
+
+
+def text_chain(prompt: BasePromptTemplate, llm: Runnable[Any, Any]) -> Runnable[Any, str]:
+    """``prompt | llm | StrOutputParser()``: a string from an LLM and a chat model alike."""
+    return prompt | llm | StrOutputParser()
+
+
+class StageCall(NamedTuple):
+    """One step a :class:`StagedChain` asks its driver to run."""
+
+    stage: str
+    """Name of the stage Runnable (see :meth:`StagedChain.stage`)."""
+    inputs: list[Any]
+    """The stage's inputs, run as one ``batch``."""
+    owners: list[int]
+    """For each input, the position of the chain input it belongs to (for its callbacks)."""
+    sequential: bool = False
+    """Run one input at a time (for stages whose model must not run in two threads at once)."""
+
+
+Plan = Generator[StageCall, list[Any], list[Any]]
+"""A chain's steps: yields stage calls, receives each call's outputs (an exception in place
+of a failed output), returns one output (or exception) per prepared input."""
+
+
+class StagedChain(RunnableSerializable[Any, Any]):
+    """Base class of the chains that run stage by stage (see the module docstring).
+
+    Subclasses implement :meth:`prepare` (validate one input), :meth:`plan` (the steps,
+    for all prepared inputs at once) and :meth:`stage` (the Runnable behind a stage name).
+    ``stream`` yields the final output once: these chains return a checked result, and
+    streaming a draft before it is checked would show what the check may reject.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def prepare(self, value: Any) -> Any:
+        """Validate one input; raise :class:`~genlab.errors.InvalidInputError` when it is bad."""
+        return value
+
+    def plan(self, items: list[Any]) -> Plan:
+        """The chain's steps for ``items`` (prepared inputs); see :data:`Plan`."""
+        raise NotImplementedError
+
+    def stage(self, name: str) -> Runnable[Any, Any]:
+        """Return the Runnable that runs stage ``name``."""
+        raise NotImplementedError
+
+    # -- the Runnable interface -------------------------------------------------------------
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.batch([input], config)[0]
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return (await self.abatch([input], config))[0]
+
+    def batch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        return self._batch_with_config(self._run_sync, list(inputs), config, return_exceptions=return_exceptions)
+
+    async def abatch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        return await self._abatch_with_config(self._run_async, list(inputs), config, return_exceptions=return_exceptions)
+
+    # -- drivers ----------------------------------------------------------------------------
+
+    def _start(self, inputs: list[Any]) -> tuple[list[Any], list[int], Plan]:
+        results: list[Any] = [None] * len(inputs)
+        positions: list[int] = []
+        items: list[Any] = []
+        for position, value in enumerate(inputs):
+            try:
+                items.append(self.prepare(value))
+                positions.append(position)
+            except Exception as exc:  # noqa: BLE001 - reported per input, like any stage failure
+                results[position] = exc
+        return results, positions, self.plan(items)
+
+    def _stage_configs(self, call: StageCall, configs: list[RunnableConfig], positions: list[int]) -> list[RunnableConfig]:
+        chosen = [configs[positions[owner]] for owner in call.owners]
+        if call.sequential:
+            chosen = [{**c, "max_concurrency": 1} for c in chosen]
+        return chosen
+
+    def _run_sync(self, inputs: list[Any], config: list[RunnableConfig]) -> list[Any]:
+        results, positions, plan = self._start(inputs)
+        outputs: list[Any] | None = None
+        while True:
+            try:
+                call = next(plan) if outputs is None else plan.send(outputs)
+            except StopIteration as done:
+                return _merge(results, positions, done.value)
+            if not call.inputs:
+                outputs = []
+                continue
+            runnable = self.stage(call.stage)
+            outputs = runnable.batch(call.inputs, self._stage_configs(call, config, positions), return_exceptions=True)
+
+    async def _run_async(self, inputs: list[Any], config: list[RunnableConfig]) -> list[Any]:
+        results, positions, plan = self._start(inputs)
+        outputs: list[Any] | None = None
+        while True:
+            try:
+                call = next(plan) if outputs is None else plan.send(outputs)
+            except StopIteration as done:
+                return _merge(results, positions, done.value)
+            if not call.inputs:
+                outputs = []
+                continue
+            runnable = self.stage(call.stage)
+            configs = self._stage_configs(call, config, positions)
+            outputs = await runnable.abatch(call.inputs, configs, return_exceptions=True)
+
+
+def _merge(results: list[Any], positions: list[int], outputs: list[Any]) -> list[Any]:
+    for position, output in zip(positions, outputs, strict=True):
+        results[position] = output
+    return results

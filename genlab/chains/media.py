@@ -1,0 +1,315 @@
+"""A moderated story, then a picture and/or a soundtrack for it.
+
+The story comes from the story-then-moderate steps (:mod:`genlab.chains.story`). Only an
+approved story goes on: the LLM describes a picture (or music) for it in one sentence, and
+the image (or music) tool's generator makes the file. A story that was not approved gets
+no picture and no music (their fields are None), so a batch of stories still returns one
+result per input.
+
+The generators run one at a time even in a batch: a diffusers pipeline and MusicGen keep
+per-call state and are shared by the whole process.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from langchain_core.runnables import RunnableLambda
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from genlab.chains.base import LLMLike, Plan, StageCall, resolve_llm, text_chain
+from genlab.chains.moderation import ClassifierLike
+from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT
+from genlab.chains.story import StoryInputs, StoryThenModerate, StoryState, story_then_moderate
+from genlab.errors import InvalidInputError
+
+#: Longest picture or music description kept from the LLM: CLIP and T5 text encoders read
+#: only the first few dozen tokens.
+MAX_MEDIA_PROMPT_CHARS = 300
+
+_LABEL = re.compile(r"^(?:picture|image|music)?\s*(?:description|prompt)\s*:\s*", re.IGNORECASE)
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+
+
+class ImageOptions(BaseModel):
+    """Settings for the picture; None leaves the ``generate_image`` tool's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: Optional[int] = None
+    height: Optional[int] = None
+    steps: Optional[int] = None
+    guidance_scale: Optional[float] = None
+    seed: Optional[int] = None
+    negative_prompt: str = IMAGE_NEGATIVE_PROMPT
+    """What to keep out of a children's illustration."""
+    model: Optional[str] = None
+    """Hub id or folder overriding GENLAB_IMAGE_MODEL."""
+
+
+class MusicOptions(BaseModel):
+    """Settings for the soundtrack; None leaves the ``generate_music`` tool's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: Optional[float] = None
+    seed: Optional[int] = None
+    model: Optional[str] = None
+    """Hub id or folder overriding GENLAB_MUSIC_MODEL."""
+
+
+def clean_media_prompt(text: Any, fallback: str) -> str:
+    """The first line of the LLM's description, without labels, quotes or markdown; ``fallback`` if empty."""
+    body = _THINK.sub("", str(text), count=1)
+    line = next((part.strip() for part in body.splitlines() if part.strip()), "")
+    line = _LABEL.sub("", line.strip("*_#> ")).strip().strip("\"'“”`*_ ").strip()
+    line = " ".join(line.split())
+    if len(line) > MAX_MEDIA_PROMPT_CHARS:
+        line = line[:MAX_MEDIA_PROMPT_CHARS].rsplit(" ", 1)[0]
+    return line or fallback
+
+
+def _image_fallback(inputs: StoryInputs) -> str:
+    return f"a {inputs.character} with a {inputs.mysterious_object} in a {inputs.setting}, colourful children's book illustration"
+
+
+def _music_fallback(inputs: StoryInputs) -> str:
+    return f"gentle, whimsical orchestral music for a children's story set in a {inputs.setting}"
+
+
+class StoryWithMedia(StoryThenModerate):
+    """Story-then-moderate, then a picture and/or music for each approved story."""
+
+    name: Optional[str] = "story_with_media"
+    prompt_llm: Any = None
+    """Writes the picture and music descriptions (the story LLM when None)."""
+    image: Optional[ImageOptions] = None
+    """Draw a picture (with these settings) when set."""
+    music: Optional[MusicOptions] = None
+    """Compose music (with these settings) when set."""
+    output_dir: Optional[Path] = None
+    """Folder for the files; None uses GENLAB_OUTPUT_DIR."""
+
+    def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
+        describer = self.prompt_llm if self.prompt_llm is not None else self.story_llm
+        if self.image is not None:
+            self._stages["image_prompt"] = text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture")
+            self._stages["image"] = RunnableLambda(self._draw, name="generate_image")
+        if self.music is not None:
+            self._stages["music_prompt"] = text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music")
+            self._stages["music"] = RunnableLambda(self._compose, name="generate_music")
+
+    def plan(self, items: list[StoryInputs]) -> Plan:
+        states = [StoryState(inputs) for inputs in items]
+        yield from self.story_steps(states)
+        results: list[Any] = [state.error or self.result(state) for state in states]
+        approved = [i for i, r in enumerate(results) if isinstance(r, dict) and r["kid_friendly"]]
+        if self.image is not None:
+            for result in results:
+                if isinstance(result, dict):
+                    result.update(image_prompt=None, image_path=None, image=None)
+            yield from self._media_steps(states, results, approved, "image", _image_fallback)
+        if self.music is not None:
+            for result in results:
+                if isinstance(result, dict):
+                    result.update(music_prompt=None, audio_path=None, audio=None)
+            still = [i for i in approved if isinstance(results[i], dict)]
+            yield from self._media_steps(states, results, still, "music", _music_fallback)
+        return results
+
+    def _media_steps(self, states: list[StoryState], results: list[Any], indices: list[int], kind: str, fallback: Any) -> Plan:
+        stories = [{"story": results[i]["story"]} for i in indices]
+        outputs = yield StageCall(f"{kind}_prompt", stories, indices)
+        prompts: dict[int, str] = {}
+        for i, output in zip(indices, outputs, strict=True):
+            if isinstance(output, BaseException):
+                results[i] = output
+            else:
+                prompts[i] = clean_media_prompt(output, fallback(states[i].inputs))
+        asked = list(prompts)
+        outputs = yield StageCall(kind, [prompts[i] for i in asked], asked, sequential=True)
+        for i, output in zip(asked, outputs, strict=True):
+            if isinstance(output, BaseException):
+                results[i] = output
+            elif kind == "image":
+                results[i].update(image_prompt=prompts[i], image_path=output["images"][0]["path"], image=output)
+            else:
+                results[i].update(music_prompt=prompts[i], audio_path=output["path"], audio=output)
+        return []
+
+    def _draw(self, prompt: str) -> dict[str, Any]:
+        from genlab.tools import generate_images
+
+        options = self.image.model_dump(exclude_none=True, exclude={"model"})
+        result = generate_images(prompt, num_images=1, model=self.image.model, out_dir=self.output_dir, **options)
+        return result.model_dump(mode="json")
+
+    def _compose(self, prompt: str) -> dict[str, Any]:
+        from genlab.tools import compose_music
+
+        options = self.music.model_dump(exclude_none=True, exclude={"model"})
+        return compose_music(prompt, model=self.music.model, out_dir=self.output_dir, **options).tool_output()
+
+
+def _check_options(image: Optional[ImageOptions], music: Optional[MusicOptions]) -> None:
+    """Check the generators' settings now, with the tools' own schemas, before any story is written."""
+    from genlab.tools.base import describe_validation_error
+    from genlab.tools.image import ImageInput
+    from genlab.tools.music import MusicInput
+
+    checks = []
+    if image is not None:
+        checks.append((ImageInput, image.model_dump(exclude_none=True, exclude={"model"})))
+    if music is not None:
+        checks.append((MusicInput, music.model_dump(exclude_none=True, exclude={"model"})))
+    for schema, values in checks:
+        try:
+            schema.model_validate({"prompt": "check", **values})
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, schema)) from None
+
+
+def _check_output_dir(output_dir: str | Path | None) -> Optional[Path]:
+    if output_dir is None:
+        return None
+    folder = Path(output_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"output folder {str(folder)!r} is not a folder; pass a folder path")
+    return folder
+
+
+def story_with_media(
+    story_llm: LLMLike | None = None,
+    moderator_llm: LLMLike | None = None,
+    *,
+    prompt_llm: LLMLike | None = None,
+    classifier: ClassifierLike = None,
+    max_rewrites: int = 0,
+    image: ImageOptions | dict[str, Any] | None = None,
+    music: MusicOptions | dict[str, Any] | None = None,
+    output_dir: str | Path | None = None,
+    name: str = "story_with_media",
+) -> StoryWithMedia:
+    """Build a story-then-moderate chain that also draws a picture and/or composes music.
+
+    :func:`illustrated_story` and :func:`story_soundtrack` are this with one medium; pass
+    both ``image`` and ``music`` for a story with both (what ``genlab story --illustrate
+    --soundtrack`` runs). Arguments as in those two functions; ``name`` names the chain's
+    runs in traces.
+
+    Raises:
+        InvalidInputError: A setting is outside what the image or music tool allows, or
+            ``output_dir`` is not a folder (checked before anything runs).
+    """
+    try:
+        image = ImageOptions.model_validate(image) if isinstance(image, dict) else image
+        music = MusicOptions.model_validate(music) if isinstance(music, dict) else music
+    except ValidationError as exc:
+        raise InvalidInputError(str(exc.errors(include_url=False)[0]["msg"])) from None
+    _check_options(image, music)
+    base = story_then_moderate(story_llm, moderator_llm, classifier=classifier, max_rewrites=max_rewrites)
+    return StoryWithMedia(
+        story_llm=base.story_llm,
+        moderator_llm=base.moderator_llm,
+        moderator=base.moderator,
+        max_rewrites=base.max_rewrites,
+        prompt_llm=None if prompt_llm is None else resolve_llm(prompt_llm, what="prompt_llm"),
+        image=image,
+        music=music,
+        output_dir=_check_output_dir(output_dir),
+        name=name,
+    )
+
+
+def illustrated_story(
+    story_llm: LLMLike | None = None,
+    moderator_llm: LLMLike | None = None,
+    *,
+    prompt_llm: LLMLike | None = None,
+    classifier: ClassifierLike = None,
+    max_rewrites: int = 0,
+    width: int | None = None,
+    height: int | None = None,
+    steps: int | None = None,
+    guidance_scale: float | None = None,
+    seed: int | None = None,
+    negative_prompt: str = IMAGE_NEGATIVE_PROMPT,
+    image_model: str | None = None,
+    output_dir: str | Path | None = None,
+) -> StoryWithMedia:
+    """Build the chain story (approved) -> picture description by the LLM -> ``generate_image``.
+
+    Input: the six story variables, as for :func:`~genlab.chains.story_then_moderate`.
+    Output: that chain's ``story``, ``kid_friendly``, ``verdict``, ``attempts``, plus
+    ``image_prompt`` (the description the LLM wrote), ``image_path`` (the PNG) and ``image``
+    (the ``generate_image`` tool's result). When the story is not approved, those three
+    are None and nothing is drawn.
+
+    Args:
+        story_llm: Writes the story; None: the configured local text model (loaded on first use).
+        moderator_llm: Judges the story; None: the configured local text model.
+        prompt_llm: Writes the picture description; None: the story LLM.
+        classifier: Optional zero-shot second opinion on the story (see ``story_then_moderate``).
+        max_rewrites: Rewrites of a rejected story (0 to 10).
+        width: Picture width in pixels (a multiple of 8, 64 to 2048); None: the tool's default.
+        height: Picture height, like ``width``.
+        steps: Denoising steps (1 to 200); fewer is faster.
+        guidance_scale: Classifier-free guidance (0 to 30).
+        seed: Seed of the picture; the same seed and settings draw the same picture.
+        negative_prompt: What to keep out of the picture.
+        image_model: Hub id or folder overriding GENLAB_IMAGE_MODEL.
+        output_dir: Folder for the PNG; None: GENLAB_OUTPUT_DIR.
+
+    Raises:
+        InvalidInputError: A setting is out of range (checked when the chain is built).
+    """
+    image = ImageOptions(
+        width=width, height=height, steps=steps, guidance_scale=guidance_scale, seed=seed,
+        negative_prompt=negative_prompt, model=image_model,
+    )
+    return story_with_media(
+        story_llm, moderator_llm, prompt_llm=prompt_llm, classifier=classifier, max_rewrites=max_rewrites,
+        image=image, output_dir=output_dir, name="illustrated_story",
+    )
+
+
+def story_soundtrack(
+    story_llm: LLMLike | None = None,
+    moderator_llm: LLMLike | None = None,
+    *,
+    prompt_llm: LLMLike | None = None,
+    classifier: ClassifierLike = None,
+    max_rewrites: int = 0,
+    duration_s: float | None = None,
+    seed: int | None = None,
+    music_model: str | None = None,
+    output_dir: str | Path | None = None,
+) -> StoryWithMedia:
+    """Build the chain story (approved) -> music description by the LLM -> ``generate_music``.
+
+    Output: the story chain's fields plus ``music_prompt``, ``audio_path`` (the WAV) and
+    ``audio`` (the ``generate_music`` tool's result); None when the story is not approved.
+
+    Args:
+        story_llm: Writes the story; None: the configured local text model (loaded on first use).
+        moderator_llm: Judges the story; None: the configured local text model.
+        prompt_llm: Writes the music description; None: the story LLM.
+        classifier: Optional zero-shot second opinion on the story.
+        max_rewrites: Rewrites of a rejected story (0 to 10).
+        duration_s: Length of the clip in seconds (more than 0, at most 60); None: the tool's default.
+        seed: Sampling seed; the same seed gives the same clip.
+        music_model: Hub id or folder overriding GENLAB_MUSIC_MODEL.
+        output_dir: Folder for the WAV; None: GENLAB_OUTPUT_DIR.
+
+    Raises:
+        InvalidInputError: A setting is out of range (checked when the chain is built).
+    """
+    music = MusicOptions(duration_s=duration_s, seed=seed, model=music_model)
+    return story_with_media(
+        story_llm, moderator_llm, prompt_llm=prompt_llm, classifier=classifier, max_rewrites=max_rewrites,
+        music=music, output_dir=output_dir, name="story_soundtrack",
+    )
+
