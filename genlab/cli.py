@@ -292,6 +292,89 @@ def classify_command(
 # Chain commands: story            (owned by genlab/chains)
 # ---------------------------------------------------------------------------------------------
 
+# The course's example values (genlab.chains.prompts.COURSE_STORY_EXAMPLE), repeated here so
+# that `genlab --help` does not import the chains.
+_STORY_DEFAULTS = {
+    "setting": "enchanted forest",
+    "character": "brave adventurer",
+    "mysterious_object": "glowing crystal",
+    "magical_properties": "the power to grant wishes",
+    "action": "embark on a quest to uncover its origins",
+    "outcome": "a world filled with endless possibilities",
+}
+
+
+@app.command("story")
+def story_command(
+    setting: Annotated[str, typer.Option("--setting", help="Where the story happens.")] = _STORY_DEFAULTS["setting"],
+    character: Annotated[str, typer.Option("--character", help="Who the story is about.")] = _STORY_DEFAULTS["character"],
+    mysterious_object: Annotated[
+        str, typer.Option("--mysterious-object", help="What the character discovers.")
+    ] = _STORY_DEFAULTS["mysterious_object"],
+    magical_properties: Annotated[
+        str, typer.Option("--magical-properties", help="What the object can do.")
+    ] = _STORY_DEFAULTS["magical_properties"],
+    action: Annotated[str, typer.Option("--action", help="What the character decides to do.")] = _STORY_DEFAULTS["action"],
+    outcome: Annotated[str, typer.Option("--outcome", help="How it ends.")] = _STORY_DEFAULTS["outcome"],
+    max_rewrites: Annotated[
+        int, typer.Option("--max-rewrites", help="Rewrites of a rejected story for children, 0 to 10.")
+    ] = 1,
+    classifier: Annotated[
+        bool, typer.Option("--classifier", help="Also ask the zero-shot classifier (GENLAB_ZERO_SHOT_MODEL).")
+    ] = False,
+    illustrate: Annotated[bool, typer.Option("--illustrate", help="Draw a picture for an approved story.")] = False,
+    soundtrack: Annotated[bool, typer.Option("--soundtrack", help="Compose music for an approved story.")] = False,
+    width: Annotated[Optional[int], typer.Option("--width", help="Picture width in pixels: a multiple of 8 from 64 to 2048.")] = None,
+    height: Annotated[Optional[int], typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the picture and the music.")] = None,
+    out: OutOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a story from the course's template and check that it is kid-friendly.
+
+    A second model is asked whether the story is kid-friendly; an unclear answer counts as
+    no. A rejected story is rewritten for children up to --max-rewrites times.
+    """
+    from genlab.chains.base import DefaultLLM
+    from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
+    from genlab.chains.story import MODERATOR_MAX_TOKENS
+
+    chain = story_with_media(
+        DefaultLLM(model=model) if model else None,
+        DefaultLLM(model=model, max_new_tokens=MODERATOR_MAX_TOKENS) if model else None,
+        classifier=classifier,
+        max_rewrites=max_rewrites,
+        image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,
+        music=MusicOptions(duration_s=duration, seed=seed) if soundtrack else None,
+        output_dir=out,
+    )
+    inputs = dict(
+        setting=setting,
+        character=character,
+        mysterious_object=mysterious_object,
+        magical_properties=magical_properties,
+        action=action,
+        outcome=outcome,
+    )
+    result = chain.invoke(inputs)
+    if json_output:
+        print_json(result)
+        return
+    print(result["story"])
+    print()
+    tries = len(result["attempts"])
+    print(f"Verdict: {result['verdict']}" + (f" ({tries} attempts)" if tries > 1 else ""))
+    for wanted, kind, key in ((illustrate, "Image", "image_path"), (soundtrack, "Music", "audio_path")):
+        if not wanted:
+            continue
+        if result.get(key):
+            print(f"{kind}: {result[key]}")
+        else:
+            print(f"{kind}: none, the story was not approved")
+
 # ---------------------------------------------------------------------------------------------
 # Agent commands: chat            (owned by genlab/agents)
 # ---------------------------------------------------------------------------------------------

@@ -217,6 +217,12 @@ def build_musicgen(folder: Path) -> Path:
     config.decoder_start_token_id = 64
     config.pad_token_id = 64
     model = MusicgenForConditionalGeneration(config).eval()
+    # A fresh EnCodec has all-zero codebooks: every token sequence would decode to the same
+    # waveform, and seeds could not be told apart by the audio.
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("codebook.embed"):
+                tensor.normal_()
     model.generation_config.decoder_start_token_id = 64
     model.generation_config.pad_token_id = 64
     model.generation_config.max_new_tokens = 32

@@ -1,0 +1,311 @@
+"""Summarization: the ``summarize`` tool and :func:`summarize_text` behind it.
+
+The summary model is either a seq2seq model (t5-small: the input gets the model's own
+``summarize: `` prefix and its summarization generation settings) or a causal instruct
+model (prompted through its chat template). Text longer than the model reads at once is
+summarized map-reduce: split into chunks that fit (counted in the model's own tokens),
+each chunk summarized, the summaries joined and summarized again until one call takes
+them all. Nothing is truncated: every chunk is checked to fit before it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
+
+logger = logging.getLogger(__name__)
+
+#: The longest prompt sent to a causal summary model at once, in tokens, even when its
+#: context is longer: attention cost grows with the square of the length, and small
+#: instruct models summarize long inputs poorly.
+MAX_INSTRUCT_CONTEXT = 8192
+#: Room for the answer of a causal summary model when ``max_words`` is not given.
+DEFAULT_SUMMARY_TOKENS = 256
+#: Reduce rounds before giving up (each round divides the text by about four).
+MAX_ROUNDS = 12
+
+
+class SummarizeInput(BaseModel):
+    """Arguments of ``summarize``."""
+
+    text: str = Field(
+        min_length=1,
+        description="The full text to summarize (an article, notes, a transcript); long texts are fine.",
+        pattern=NOT_BLANK,
+    )
+    max_words: int | None = Field(
+        default=None, ge=5, le=1000, description="Longest summary in words, from 5 to 1000; omit for the model's default."
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text_ok(cls, value: str) -> str:
+        return check_text_size(require_text(value, "text"))
+
+
+def tokens_for_words(words: int) -> int:
+    """Tokens to allow for ``words`` words of English (about 1.3 each; the rest is margin)."""
+    return 2 * words + 8
+
+
+def cap_words(text: str, max_words: int | None) -> str:
+    """Return ``text`` cut to its first ``max_words`` words (unchanged when shorter or no cap)."""
+    words = text.split()
+    if max_words is None or len(words) <= max_words:
+        return text.strip()
+    return " ".join(words[:max_words])
+
+
+class _Summarizer:
+    """How one kind of model counts, fits and summarizes text."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.tokenizer = pipe.tokenizer
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` alone (the splitter's length function)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @property
+    def budget(self) -> int:
+        """Tokens of text one call can take."""
+        raise NotImplementedError
+
+    def fits(self, text: str, final: bool, max_words: int | None = None) -> bool:
+        """Whether ``text`` goes through one call (a chunk's, or the ``final`` one) untruncated."""
+        raise NotImplementedError
+
+    def run(self, text: str, final: bool, max_words: int | None) -> str:
+        raise NotImplementedError
+
+
+class _Seq2SeqSummarizer(_Summarizer):
+    """t5-small and friends, through :class:`genlab.models.seq2seq.Seq2SeqPipeline`."""
+
+    def __init__(self, pipe: Any) -> None:
+        super().__init__(pipe)
+        params = dict((getattr(pipe.model.config, "task_specific_params", None) or {}).get("summarization") or {})
+        self.prefix = params.pop("prefix", "") or ""
+        self.generation = params  # what the course's pipeline("summarization") applied
+        self.limit = int(pipe.max_input_tokens)
+        overhead = len(self.tokenizer(self.prefix)["input_ids"])
+        if self.limit - overhead < 16:
+            raise _too_small(pipe, self.limit)
+        self._budget = self.limit - overhead
+
+    @property
+    def budget(self) -> int:
+        return self._budget
+
+    def fits(self, text: str, final: bool, max_words: int | None = None) -> bool:
+        # Exactly what the pipeline's preprocessing will encode.
+        return len(self.tokenizer(self.prefix + text)["input_ids"]) <= self.limit
+
+    def run(self, text: str, final: bool, max_words: int | None) -> str:
+        kwargs = dict(self.generation)
+        config = self.pipe.model.generation_config
+        unset = not ({"max_length", "max_new_tokens"} & set(kwargs)) and config.max_length is None and config.max_new_tokens is None
+        if final and max_words is None and unset:
+            # Without a length of its own, generate() would stop at 20 tokens.
+            kwargs["max_new_tokens"] = DEFAULT_SUMMARY_TOKENS // 2
+        if not final or max_words is not None:
+            # A chunk's summary gets a quarter of a chunk's room, so each round shrinks the text.
+            new_tokens = tokens_for_words(max_words) if final and max_words else max(8, self.budget // 4)
+            kwargs.pop("max_length", None)
+            kwargs["max_new_tokens"] = new_tokens
+            if "min_length" in kwargs:
+                kwargs["min_length"] = min(int(kwargs["min_length"]), new_tokens // 2)
+        # truncation=False: fits() has checked the length; the pipeline must not cut anything.
+        out = self.pipe(self.prefix + text, truncation=False, **kwargs)
+        return out[0]["generated_text"].strip()
+
+
+class _InstructSummarizer(_Summarizer):
+    """A causal (instruct) model through the text-generation pipeline."""
+
+    def __init__(self, pipe: Any) -> None:
+        super().__init__(pipe)
+        self.context = _context_tokens(pipe)
+        overhead = self.count(self.prompt("", final=False, max_words=None))
+        room = self.context - overhead - self.map_tokens
+        if room < 16:
+            raise _too_small(pipe, self.context)
+        self._budget = room
+
+    @property
+    def map_tokens(self) -> int:
+        """Answer length for a chunk's summary: about a fifth of the context, so each round shrinks the text."""
+        return max(16, min(DEFAULT_SUMMARY_TOKENS, (self.context - 64) // 5))
+
+    @property
+    def budget(self) -> int:
+        return self._budget
+
+    def prompt(self, text: str, final: bool, max_words: int | None) -> str:
+        if final:
+            ask = f"Summarize the following text in at most {max_words} words." if max_words else "Summarize the following text concisely."
+        else:
+            ask = "Summarize this part of a longer text concisely, keeping its key facts."
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": f"{ask}\n\n{text}"}]
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return f"{ask}\n\nText:\n{text}\n\nSummary:"
+
+    def answer_tokens(self, final: bool, max_words: int | None) -> int:
+        if not final:
+            return self.map_tokens
+        wanted = tokens_for_words(max_words) if max_words else DEFAULT_SUMMARY_TOKENS
+        return min(wanted, self.context // 2)  # the answer is cut to max_words anyway
+
+    def fits(self, text: str, final: bool, max_words: int | None = None) -> bool:
+        prompt = self.prompt(text, final=final, max_words=max_words)
+        return self.count(prompt) + self.answer_tokens(final, max_words) <= self.context
+
+    def run(self, text: str, final: bool, max_words: int | None) -> str:
+        out = self.pipe(
+            self.prompt(text, final=final, max_words=max_words),
+            max_new_tokens=self.answer_tokens(final, max_words),
+            do_sample=False,
+            return_full_text=False,
+        )
+        return out[0]["generated_text"].strip()
+
+
+def _too_small(pipe: Any, limit: int) -> Exception:
+    from genlab.errors import ModelUnavailableError
+
+    source = str(getattr(pipe.model, "name_or_path", "") or "the configured model")
+    return ModelUnavailableError(
+        "summary", source, f"it reads only {limit} tokens at once, too few to summarize with",
+        fixes="set GENLAB_SUMMARY_MODEL to a seq2seq model such as google-t5/t5-small or an instruct model",
+    )
+
+
+def _context_tokens(pipe: Any) -> int:
+    """The context length of a causal model, from its config (tokenizers often report a sentinel)."""
+    config = pipe.model.config
+    candidates = [
+        getattr(config, name, None) for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+    ]
+    limit = getattr(pipe.tokenizer, "model_max_length", None)
+    if limit and limit < 10**6:
+        candidates.append(limit)
+    known = [int(c) for c in candidates if isinstance(c, int) and c > 0]
+    return min([*known, MAX_INSTRUCT_CONTEXT]) if known else 2048
+
+
+def _summarizer_for(pipe: Any) -> _Summarizer:
+    if getattr(pipe.model.config, "is_encoder_decoder", False):
+        return _Seq2SeqSummarizer(pipe)
+    return _InstructSummarizer(pipe)
+
+
+def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
+    """Split ``text`` into chunks that each go through one (chunk) model call untruncated.
+
+    Splits at paragraphs, then lines, sentences, words (LangChain's recursive splitter,
+    counting the model's tokens), and splits again any chunk that still does not fit
+    once the prompt is around it.
+    """
+    if summarizer.fits(text, False):
+        return [text]
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    chunks: list[str] = []
+    pending = [(text, summarizer.budget)]
+    while pending:
+        piece, size = pending.pop(0)
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=size,
+            chunk_overlap=0,
+            length_function=summarizer.count,
+            separators=["\n\n", "\n", ". ", " ", ""],
+            keep_separator="end",
+        )
+        for chunk in splitter.split_text(piece):
+            if not chunk.strip():
+                continue
+            if summarizer.fits(chunk, False):
+                chunks.append(chunk)
+            elif size > 1:
+                # Token counts of pieces do not add up exactly; retry this chunk smaller.
+                pending.insert(0, (chunk, max(1, size * 3 // 4)))
+            else:
+                raise RuntimeError("cannot split the text into pieces the summary model can read")
+    return chunks
+
+
+def plan_chunks(text: str, *, model: str | None = None) -> list[str]:
+    """Return the chunks the first map step of :func:`summarize_text` would summarize.
+
+    A text that fits in one call gives a single chunk (the text itself).
+    """
+    from genlab.models import get_model
+
+    request = validate_input(SummarizeInput, {"text": text})
+    summarizer = _summarizer_for(get_model("summary", model))
+    if summarizer.fits(request.text, True):
+        return [request.text]
+    return split_to_fit(summarizer, request.text)
+
+
+def summarize_text(text: str, max_words: int | None = None, *, model: str | None = None) -> str:
+    """Summarize ``text``; long text is summarized map-reduce, never truncated.
+
+    Args:
+        text: The text, up to ``Settings.max_input_chars`` characters.
+        max_words: Longest summary in words (5 to 1000); the answer is cut at that word.
+        model: Hub id or folder overriding the configured summary model.
+
+    Returns:
+        The summary.
+
+    Raises:
+        ToolInputError: ``text`` is empty or too long, or ``max_words`` is out of range.
+        ModelUnavailableError: The summary model cannot be loaded.
+    """
+    request = validate_input(SummarizeInput, {"text": text, "max_words": max_words})
+    from genlab.models import get_model
+
+    summarizer = _summarizer_for(get_model("summary", model))
+    current = request.text
+    for round_number in range(1, MAX_ROUNDS + 1):
+        if summarizer.fits(current, True, request.max_words):
+            return cap_words(summarizer.run(current, True, request.max_words), request.max_words)
+        chunks = split_to_fit(summarizer, current)
+        logger.info("summarize round %d: %d chunks", round_number, len(chunks))
+        summaries = [summarizer.run(chunk, False, None) for chunk in chunks]
+        joined = "\n\n".join(s for s in summaries if s)
+        if not joined:
+            return ""
+        if len(chunks) > 1 and summarizer.count(joined) >= summarizer.count(current):
+            raise RuntimeError("the summary model's summaries are not shorter than their input")
+        current = joined
+    raise RuntimeError(f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing")
+
+
+class SummarizeTool(GenlabTool):
+    """The ``summarize`` tool; ``model`` overrides GENLAB_SUMMARY_MODEL."""
+
+    name: str = "summarize"
+    description: str = (
+        "Summarize a text (an article, notes, a transcript, a document the user pasted) into a short "
+        "paragraph. Use it when the user asks for a summary, the gist or a shorter version of a text. "
+        "Pass the whole text in `text`; long texts are summarized in parts, nothing is cut off. "
+        "Optional `max_words` caps the summary's length. Returns the summary."
+    )
+    args_schema: type[BaseModel] = SummarizeInput
+    model: str | None = None
+    """Hub id or folder of the summary model; None uses GENLAB_SUMMARY_MODEL."""
+
+    def _execute(self, **kwargs: Any) -> str:
+        return summarize_text(**kwargs, model=self.model)
+
+
+summarize = SummarizeTool()
+"""The ``summarize`` LangChain tool (configured summary model)."""
