@@ -124,6 +124,11 @@ def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: 
 
 
 def load_embedding(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
+    from genlab.models.bert_encoder import BertSentenceEncoder, is_supported
+
+    if not trust_remote_code and is_supported(source):
+        # The same numbers as sentence-transformers without its 5 s import (see bert_encoder).
+        return BertSentenceEncoder(source, device=device, dtype=dtype)
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(source, device=device, trust_remote_code=trust_remote_code)
