@@ -265,7 +265,10 @@ def _read_questions(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
         raise InvalidInputError(f"{path} is not UTF-8 text; give a text file with one question per line") from None
-    found = [line.strip() for line in lines if line.strip()]
+    from genlab.retrieval.search import check_question
+
+    # Every line is checked before the first answer is printed.
+    found = [check_question(line) for line in lines if line.strip()]
     if not found:
         raise InvalidInputError(f"{path} has no question; write one question per line")
     return found

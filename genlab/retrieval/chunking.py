@@ -24,11 +24,12 @@ from genlab.retrieval.text import clean_heading, split_sentences
 TARGET_WORDS = 120
 #: Bumped when chunking changes, so that indexes re-chunk unchanged files (their vectors are
 #: reused wherever a chunk's text is the same).
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 MAX_WORDS = 170
 
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_BOLD_LINE = re.compile(r"^\s*\*\*([^*].*?)\*\*\s*:?\s*$")
+# A whole line in bold is a heading; "**Example:**" is a label that introduces text, not one.
+_BOLD_LINE = re.compile(r"^\s*\*\*([^*].*?[^:*])\*\*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _FIGURE = re.compile(r"^(figure|fig\.|table)\s*\d", re.I)
 

@@ -60,7 +60,19 @@ def check_folder(path: str | Path) -> Path:
         raise InvalidInputError(f"no such file or folder: {path}")
     if folder.is_file() and folder.suffix.lower() not in SUFFIXES:
         raise InvalidInputError(f"{path} is not a .md or .txt file; give a folder of notes or such a file")
+    if folder.is_dir() and not any(_indexable(p, folder) for p in folder.rglob("*")):
+        raise InvalidInputError(f"{path} has no .md or .txt file to index")
     return folder.resolve()
+
+
+_SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages"}
+
+
+def _indexable(path: Path, root: Path) -> bool:
+    """A .md / .txt file not inside a hidden or tool folder (.git, .venv, node_modules...)."""
+    parts = path.relative_to(root).parts
+    hidden = any(p.startswith(".") or p in _SKIPPED_DIRS for p in parts)
+    return not hidden and path.suffix.lower() in SUFFIXES and path.is_file()
 
 
 def list_sources(folders: list[str]) -> list[SourceFile]:
@@ -77,9 +89,9 @@ def list_sources(folders: list[str]) -> list[SourceFile]:
         root = Path(folder)
         if not root.exists():
             continue
-        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if _indexable(p, root))
         for path in candidates:
-            if path.suffix.lower() not in SUFFIXES or path.name.startswith(".") or path in files:
+            if path in files:
                 continue
             try:
                 files[path] = SourceFile(path, str(path), _fingerprint(path), None)

@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import shutil
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from genlab.errors import IndexCorruptError, InvalidInputError
+from genlab.errors import GenlabError, IndexCorruptError, InvalidInputError
 from genlab.retrieval.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from genlab.retrieval.corpus import check_folder, list_sources
 
@@ -117,6 +118,14 @@ class IndexVersion:
         return [(position[doc.metadata["id"]], 1.0 - float(distance)) for doc, distance in found]
 
 
+def _chroma_errors() -> tuple[type[BaseException], ...]:
+    """chromadb's own errors (a damaged SQLite file), if chromadb was imported."""
+    import sys
+
+    module = sys.modules.get("chromadb.errors")
+    return (module.ChromaError,) if module is not None else ()
+
+
 def _write_json(path: Path, data: Any) -> None:
     with path.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, ensure_ascii=False)
@@ -176,7 +185,7 @@ class CourseIndex:
                 count = version._chroma._collection.count()
                 if count != len(chunks):
                     raise ValueError(f"{count} vectors for {len(chunks)} chunks")
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.DatabaseError, *_chroma_errors()) as exc:
             raise IndexCorruptError(
                 f"the {self.store} index in {self.root} is damaged ({exc}); rebuild it with `genlab index --rebuild`"
             ) from exc
@@ -232,8 +241,13 @@ class CourseIndex:
 
         added = [str(check_folder(p)) for p in add or []]
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / ".lock"), timeout=600):
-            return self._sync_locked(added, rebuild, progress)
+        from filelock import Timeout
+
+        try:
+            with FileLock(str(self.root / ".lock"), timeout=600):
+                return self._sync_locked(added, rebuild, progress)
+        except Timeout:
+            raise GenlabError(f"another genlab index run has held {self.root / '.lock'} for 10 minutes; try again later") from None
 
     def _sync_locked(self, added: list[str], rebuild: bool, progress: Progress | None) -> IndexReport:
         import numpy as np
@@ -251,9 +265,9 @@ class CourseIndex:
             except IndexCorruptError as exc:
                 logger.warning("%s; rebuilding it", exc)
                 repaired = True
+        folders = sorted(set((old.manifest["folders"] if old else self._remembered_folders()) + added))
         if old is not None and old.manifest.get("embedding_model") != embedding_model:
             old = None  # vectors of another model cannot be mixed with new ones
-        folders = sorted(set((old.manifest["folders"] if old else self._remembered_folders()) + added))
         old_files = old.manifest["files"] if old and old.manifest.get("chunker") == CHUNKER_VERSION else {}
         old_chunks = {c.id: c for c in old.chunks} if old else {}
         old_vectors = {}
@@ -314,8 +328,11 @@ class CourseIndex:
         return report
 
     def _remembered_folders(self) -> list[str]:
-        """Folders of a damaged index are lost with it; the bundled corpus is always there."""
-        return []
+        """The folders added by earlier runs, kept beside the versions so a rebuild keeps them."""
+        try:
+            return list(json.loads((self.root / "folders.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return []
 
     def _write_version(self, manifest: dict[str, Any], chunks: list[Chunk], matrix: Any) -> None:
         name = f"v-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
@@ -336,10 +353,16 @@ class CourseIndex:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        live = self.root / "CURRENT"
+        previous = live.read_text(encoding="utf-8").strip() if live.is_file() else ""
         pointer = self.root / f".CURRENT-{secrets.token_hex(4)}"
         pointer.write_text(name, encoding="utf-8")
-        os.replace(pointer, self.root / "CURRENT")
-        self._collect(keep={name, self._previous_name(name)})
+        os.replace(pointer, live)
+        folders = self.root / f".folders-{secrets.token_hex(4)}"
+        _write_json(folders, manifest["folders"])
+        os.replace(folders, self.root / "folders.json")
+        # Keep the version readers may still have open; drop the older ones.
+        self._collect(keep={name, previous})
 
     def _write_chroma(self, staging: Path, chunks: list[Chunk], matrix: Any) -> None:
         import chromadb
@@ -358,14 +381,10 @@ class CourseIndex:
         # Close the SQLite files before the folder is renamed.
         client.clear_system_cache()
 
-    def _previous_name(self, current: str) -> str:
-        versions = sorted(p.name for p in self.root.glob("v-*") if p.name != current)
-        return versions[-1] if versions else ""
-
     def _collect(self, keep: set[str]) -> None:
         """Remove versions older than the previous one and staging left by killed runs."""
         for path in self.root.iterdir():
-            stale_staging = path.name.startswith((".tmp-", ".CURRENT-"))
+            stale_staging = path.name.startswith((".tmp-", ".CURRENT-", ".folders-"))
             old_version = path.name.startswith("v-") and path.name not in keep
             if stale_staging or old_version:
                 if path.is_dir():

@@ -14,6 +14,7 @@ Citations ``[n]`` refer to ``sources[n-1]``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from genlab.retrieval.index import Progress, check_store, embed_texts
@@ -30,6 +31,7 @@ SYSTEM_PROMPT = (
     f'"{NOT_COVERED}" Keep the answer short: at most five sentences.'
 )
 
+_CODE_BLOCK = re.compile(r"(```|~~~).*?(\1|$)", re.S)
 #: Below this cosine similarity the best sentence is unrelated to the question.
 MIN_RELEVANCE = 0.3
 MAX_SENTENCES = 4
@@ -47,10 +49,7 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, int, str]]:
     """(source number, position, sentence) for the readable sentences of the passages."""
     out = []
     for number, hit in enumerate(hits, start=1):
-        if "```" in hit.chunk.text:
-            text = hit.chunk.text.split("```")[0]  # code is for reading in the source, not quoting
-        else:
-            text = hit.chunk.text
+        text = _CODE_BLOCK.sub("\n", hit.chunk.text)  # code is for reading in the source, not quoting
         for position, sentence in enumerate(split_sentences(clean_markdown(text))):
             words = sentence.split()
             letters = sum(ch.isalpha() for ch in sentence)
@@ -91,9 +90,11 @@ def extractive_answer(question: str, hits: list[Hit], question_vector: Any) -> s
     return " ".join(f"{candidates[i][2].rstrip()} [{candidates[i][0]}]" for i in chosen)
 
 
-def _escape(text: str) -> str:
+def _escape(text: str, attribute: bool = False) -> str:
     # A passage must not be able to close the fence it sits in.
-    return text.replace("<context", "&lt;context").replace("</context", "&lt;/context").replace("</source", "&lt;/source")
+    for tag in ("<context", "</context", "<source", "</source"):
+        text = text.replace(tag, "&lt;" + tag[1:])
+    return text.replace('"', "&quot;") if attribute else text
 
 
 def context_block(hits: list[Hit]) -> str:
@@ -101,7 +102,7 @@ def context_block(hits: list[Hit]) -> str:
     parts = []
     for number, hit in enumerate(hits, start=1):
         c = hit.chunk
-        parts.append(f'<source id="{number}" title="{_escape(c.title)}" section="{_escape(c.section)}">\n{_escape(c.text)}\n</source>')
+        parts.append(f'<source id="{number}" title="{_escape(c.title, True)}" section="{_escape(c.section, True)}">\n{_escape(c.text)}\n</source>')
     return "<context>\n" + "\n".join(parts) + "\n</context>"
 
 

@@ -1,12 +1,15 @@
-"""``search_course``: the agent's tool for the course documents."""
+"""``search_course``: the agent's tool for the course documents.
+
+It shares :class:`genlab.tools.base.GenlabTool` with the modality tools, so bad arguments and
+errors reach the agent the same way: one line naming the field and what it accepts.
+"""
 
 from __future__ import annotations
 
-from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
-from genlab.errors import GenlabError
 from genlab.retrieval.text import clean_markdown
+from genlab.tools.base import NOT_BLANK, GenlabTool
 
 SNIPPET_CHARS = 600
 
@@ -14,11 +17,11 @@ SNIPPET_CHARS = 600
 class SearchCourseInput(BaseModel):
     """Arguments of ``search_course``."""
 
-    query: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="What to look up in the course notes, in plain words.")
-    k: int = Field(default=4, ge=1, le=10, description="How many passages to return (1 to 10).")
+    query: str = Field(min_length=1, max_length=2000, pattern=NOT_BLANK, description="What to look up in the course notes, in plain words.")
+    k: int = Field(default=4, ge=1, le=10, description="How many passages to return, 1 to 10.")
 
 
-class SearchCourseTool(BaseTool):
+class SearchCourseTool(GenlabTool):
     """Searches the course documents and returns numbered, cited passages."""
 
     name: str = "search_course"
@@ -28,20 +31,15 @@ class SearchCourseTool(BaseTool):
         "answer from the returned passages and cite them as [1], [2]."
     )
     args_schema: type[BaseModel] = SearchCourseInput
-    handle_tool_error: bool = True
-    handle_validation_error: bool = True
     store: str | None = None
     """``faiss`` or ``chroma``; defaults to the ``GENLAB_STORE`` setting."""
 
-    def _run(self, query: str, k: int = 4, **_: object) -> str:
+    def _execute(self, query: str, k: int = 4, **_: object) -> str:
         from genlab.retrieval.search import get_searcher
         from genlab.settings import get_settings
 
-        try:
-            searcher, _ = get_searcher(self.store or get_settings().store)
-            hits = searcher.search(query, k=k)
-        except GenlabError as exc:
-            raise ToolException(str(exc)) from exc
+        searcher, _ = get_searcher(self.store or get_settings().store)
+        hits = searcher.search(query, k=k)
         if not hits:
             return "No passage of the course documents matches this query."
         parts = []
