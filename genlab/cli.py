@@ -85,42 +85,6 @@ ModelOption = Annotated[Optional[str], typer.Option("--model", help="Hub id or l
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
 
 # ---------------------------------------------------------------------------------------------
-# Foundation commands: models            (owned by genlab/models)
-# ---------------------------------------------------------------------------------------------
-
-
-@app.command("models")
-def models_command(
-    load: Annotated[
-        Optional[list[str]],
-        typer.Option("--load", help="Load the model of this role now (repeatable), e.g. to check it or fill the cache."),
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Show the model configured for each role and whether it is available offline."""
-    from genlab.models.status import load_roles, role_statuses
-
-    if load:
-        loaded = load_roles(load)
-        if json_output:
-            print_json({"loaded": [m.model_dump() for m in loaded]})
-        else:
-            for m in loaded:
-                print(f"{m.role}: loaded {m.source} ({m.kind}, {m.device}, {m.dtype}, {m.bytes / 1e6:.1f} MB) in {m.load_seconds:.1f} s")
-        return
-    rows = role_statuses()
-    if json_output:
-        print_json({"roles": [r.model_dump() for r in rows]})
-        return
-    from rich.table import Table
-
-    table = Table("role", "model", "available", "where / why not")
-    for r in rows:
-        table.add_row(r.role, r.model, "yes" if r.available else "no", r.detail)
-    stdout_console().print(table)
-
-
-# ---------------------------------------------------------------------------------------------
 # Retrieval commands: index, ask            (owned by genlab/retrieval)
 # ---------------------------------------------------------------------------------------------
 
@@ -547,6 +511,42 @@ def chat_command(
     code = run_chat(session=session, model=model, debug=_STATE["debug"])
     if code:
         raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Foundation commands: models            (owned by genlab/models)
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command("models")
+def models_command(
+    load: Annotated[
+        Optional[list[str]],
+        typer.Option("--load", help="Load the model of this role now (repeatable), e.g. to check it or fill the cache."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the model configured for each role and whether it is available offline."""
+    from genlab.models.status import load_roles, role_statuses
+
+    if load:
+        loaded = load_roles(load)
+        if json_output:
+            print_json({"loaded": [m.model_dump() for m in loaded]})
+        else:
+            for m in loaded:
+                print(f"{m.role}: loaded {m.source} ({m.kind}, {m.device}, {m.dtype}, {m.bytes / 1e6:.1f} MB) in {m.load_seconds:.1f} s")
+        return
+    rows = role_statuses()
+    if json_output:
+        print_json({"roles": [r.model_dump() for r in rows]})
+        return
+    from rich.table import Table
+
+    table = Table("role", "model", "available", "where / why not")
+    for r in rows:
+        table.add_row(r.role, r.model, "yes" if r.available else "no", r.detail)
+    stdout_console().print(table)
 
 
 # ---------------------------------------------------------------------------------------------
