@@ -1,0 +1,76 @@
+"""Choosing the agent's chat model: a given one, the local one, or one from a factory.
+
+``GENLAB_CHAT_FACTORY=package.module:function`` names a function that returns a LangChain
+chat model; ``genlab chat`` and :func:`genlab.agents.build_agent` then use it instead of
+the local model. It is how to put a model server behind the REPL without writing a new
+command (see docs/agents.md), and how the REPL's tests run it with a scripted model. The
+function is called with the ``--model`` value (or ``None``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+from genlab.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from genlab.settings import Settings
+
+FACTORY_ENV = "GENLAB_CHAT_FACTORY"
+
+
+def resolve_chat_model(model: BaseChatModel | str | None = None, *, settings: Settings | None = None) -> BaseChatModel:
+    """Return ``model`` if it is a chat model, else the factory's or the local chat model.
+
+    Args:
+        model: A chat model (returned as is), a hub id or folder, or ``None`` for the
+            configured one.
+        settings: Settings whose ``chat_model`` is used when ``model`` is ``None``.
+
+    Raises:
+        ModelUnavailableError: The model cannot be loaded, or ``GENLAB_CHAT_FACTORY`` does
+            not name a function that returns a chat model.
+    """
+    from langchain_core.language_models import BaseChatModel
+
+    if isinstance(model, BaseChatModel):
+        return model
+    spec = os.environ.get(FACTORY_ENV, "").strip()
+    if spec:
+        return _from_factory(spec, model)
+    from genlab.models import get_runtime, load_chat_model
+
+    if model is None and settings is not None:
+        model = settings.chat_model
+    chat_model = load_chat_model(model)
+    # The local model loads on its first call; check now, from its config files only, that
+    # it can load, so a missing model is reported before the learner types a question.
+    get_runtime().key_for("chat", model)
+    return chat_model
+
+
+def _from_factory(spec: str, model: str | None) -> BaseChatModel:
+    from langchain_core.language_models import BaseChatModel
+
+    module_name, sep, attr = spec.partition(":")
+    fixes = f"set {FACTORY_ENV} to 'package.module:function' (a function returning a LangChain chat model) or unset it"
+    if not sep or not module_name or not attr:
+        raise ModelUnavailableError("chat", spec, f"{FACTORY_ENV} is not of the form module:function", fixes=fixes)
+    try:
+        factory: Any = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        # The module is named by configuration, not by genlab: report it as a configuration
+        # problem the user can fix, with the import error's own words.
+        raise ModelUnavailableError("chat", spec, f"cannot import {module_name!r} ({exc})", fixes=fixes) from exc
+    except AttributeError as exc:
+        raise ModelUnavailableError("chat", spec, f"{module_name!r} has no attribute {attr!r}", fixes=fixes) from exc
+    chat_model = factory(model)
+    if not isinstance(chat_model, BaseChatModel):
+        raise ModelUnavailableError(
+            "chat", spec, f"the factory returned {type(chat_model).__name__}, not a chat model", fixes=fixes
+        )
+    return chat_model
