@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     """sentence-transformers model for retrieval; defaults to the bundled all-MiniLM-L6-v2."""
 
+    chat_factory: str | None = None
+    """``module:function`` returning a LangChain chat model for the agent and ``genlab chat``
+    instead of the local one (e.g. a ``ChatOpenAI`` pointed at a vLLM or TGI server)."""
+
     device: str = "auto"
     """``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"

@@ -10,7 +10,6 @@ function is called with the ``--model`` value (or ``None``).
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from genlab.errors import ModelUnavailableError
@@ -39,7 +38,9 @@ def resolve_chat_model(model: BaseChatModel | str | None = None, *, settings: Se
 
     if isinstance(model, BaseChatModel):
         return model
-    spec = os.environ.get(FACTORY_ENV, "").strip()
+    from genlab.settings import get_settings
+
+    spec = ((settings or get_settings()).chat_factory or "").strip()
     if spec:
         return _from_factory(spec, model)
     from genlab.models import get_runtime, load_chat_model
