@@ -446,7 +446,10 @@ def test_chat_factory_variable_names_the_model(monkeypatch, tmp_path):
         "    return 42\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    from genlab.settings import get_settings
+
     monkeypatch.setenv("GENLAB_CHAT_FACTORY", "my_factory:make")
+    get_settings.cache_clear()
     assert ChatSession(build_agent("some/model", [])).ask("hi") == "model=some/model"
 
     for spec, reason in [
@@ -456,5 +459,6 @@ def test_chat_factory_variable_names_the_model(monkeypatch, tmp_path):
         ("my_factory:wrong", "not a chat model"),
     ]:
         monkeypatch.setenv("GENLAB_CHAT_FACTORY", spec)
+        get_settings.cache_clear()
         with pytest.raises(ModelUnavailableError, match=reason):
             build_agent(None, [])
