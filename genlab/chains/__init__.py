@@ -16,8 +16,9 @@ first use (building a chain loads nothing).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from genlab._lazy import lazy_getattr
+
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from genlab.chains.media import StoryWithMedia, illustrated_story, story_soundtrack, story_with_media
@@ -53,11 +54,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genlab.chains' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from genlab._lazy import lazy_getattr
+
+from typing import TYPE_CHECKING
 
 from genlab.errors import ModelUnavailableError
 from genlab.models.runtime import LoadedModel, ModelRuntime, get_model, get_runtime
@@ -38,9 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genlab.models' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from genlab._lazy import lazy_getattr
+
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from genlab.retrieval.index import CourseIndex, IndexReport
@@ -30,9 +32,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genlab.retrieval' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
