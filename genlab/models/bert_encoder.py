@@ -12,7 +12,6 @@ model (other architectures, other pooling, remote code) loads with sentence-tran
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +107,8 @@ class BertSentenceEncoder(nn.Module):
             q = split(self._linear(x, p + "attention.self.query"))
             k = split(self._linear(x, p + "attention.self.key"))
             v = split(self._linear(x, p + "attention.self.value"))
-            scores = q @ k.transpose(-1, -2) / math.sqrt(width // heads) + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(batch, length, width)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            context = context.transpose(1, 2).reshape(batch, length, width)
             x = self._norm(x + self._linear(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
             hidden = F.gelu(self._linear(x, p + "intermediate.dense"))
             x = self._norm(x + self._linear(hidden, p + "output.dense"), p + "output.LayerNorm")
