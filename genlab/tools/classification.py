@@ -31,7 +31,21 @@ HYPOTHESIS = "This example is {}."
 _LABELS_DESCRIPTION = f"The allowed labels: 1 to {MAX_LABELS} distinct, non-empty strings, e.g. ['positive', 'negative']."
 
 
-class ZeroShotInput(BaseModel):
+class _TextAndLabels(BaseModel):
+    """The checks both classifiers' arguments share: a text within the size limit, clean labels."""
+
+    @field_validator("text", check_fields=False)
+    @classmethod
+    def _text_ok(cls, value: str) -> str:
+        return check_text_size(require_text(value, "text"))
+
+    @field_validator("labels", check_fields=False)
+    @classmethod
+    def _labels_ok(cls, value: list[str]) -> list[str]:
+        return clean_labels(value)
+
+
+class ZeroShotInput(_TextAndLabels):
     """Arguments of ``classify_zero_shot``."""
 
     text: str = Field(min_length=1, description="The text to classify.", pattern=NOT_BLANK)
@@ -42,16 +56,6 @@ class ZeroShotInput(BaseModel):
         default=False,
         description="True scores each label on its own (several may apply); False makes scores sum to 1.",
     )
-
-    @field_validator("text")
-    @classmethod
-    def _text_ok(cls, value: str) -> str:
-        return check_text_size(require_text(value, "text"))
-
-    @field_validator("labels")
-    @classmethod
-    def _labels_ok(cls, value: list[str]) -> list[str]:
-        return clean_labels(value)
 
 
 class FewShotExample(BaseModel):
@@ -66,7 +70,7 @@ class FewShotExample(BaseModel):
         return require_text(value, "example text and label").strip()
 
 
-class FewShotInput(BaseModel):
+class FewShotInput(_TextAndLabels):
     """Arguments of ``classify_few_shot``."""
 
     text: str = Field(min_length=1, description="The text to classify.", pattern=NOT_BLANK)
@@ -78,16 +82,6 @@ class FewShotInput(BaseModel):
         max_length=MAX_EXAMPLES,
         description=f"Up to {MAX_EXAMPLES} labelled examples ({{'text', 'label'}}), each label one of `labels`.",
     )
-
-    @field_validator("text")
-    @classmethod
-    def _text_ok(cls, value: str) -> str:
-        return check_text_size(require_text(value, "text"))
-
-    @field_validator("labels")
-    @classmethod
-    def _labels_ok(cls, value: list[str]) -> list[str]:
-        return clean_labels(value)
 
     @model_validator(mode="after")
     def _examples_use_labels(self) -> "FewShotInput":
