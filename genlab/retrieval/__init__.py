@@ -1,6 +1,6 @@
 """Retrieval over the course documents: index, hybrid search, question answering with citations.
 
-- :func:`course_retriever`: a LangChain retriever (dense + BM25, fused by reciprocal rank).
+- :func:`course_retriever`: a LangChain retriever (dense + BM25, fused by relative scores or RRF).
 - :func:`qa_chain`: a Runnable answering with inline citations, extractively (offline) or with an LLM.
 - :data:`search_course`: the agent's tool.
 - :class:`CourseIndex`: the incremental, crash-safe index on disk (FAISS or Chroma).

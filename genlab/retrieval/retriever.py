@@ -10,7 +10,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import field_validator
 
 from genlab.retrieval.index import check_store
-from genlab.retrieval.search import Mode, check_k, get_searcher
+from genlab.retrieval.search import Fusion, Mode, check_fusion, check_k, get_searcher
 
 
 class CourseRetriever(BaseRetriever):
@@ -26,6 +26,9 @@ class CourseRetriever(BaseRetriever):
     """``faiss`` or ``chroma``."""
     mode: Mode = "hybrid"
     """``hybrid`` (default), ``dense`` or ``bm25``."""
+    fusion: Fusion = "relative"
+    """How ``hybrid`` fuses the rankings: ``relative`` (default; weighted, min-max scaled
+    scores) or ``rrf`` (reciprocal rank fusion)."""
 
     @field_validator("k")
     @classmethod
@@ -40,7 +43,7 @@ class CourseRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         searcher, _ = get_searcher(self.store)
         docs = []
-        for hit in searcher.search(query, k=self.k, mode=self.mode):
+        for hit in searcher.search(query, k=self.k, mode=self.mode, fusion=self.fusion):
             meta: dict[str, Any] = {
                 "id": hit.chunk.id,
                 "source": hit.chunk.source,
@@ -56,11 +59,16 @@ class CourseRetriever(BaseRetriever):
         return docs
 
 
-def course_retriever(k: int = 4, store: str = "faiss") -> CourseRetriever:
+def course_retriever(k: int = 4, store: str = "faiss", fusion: str = "relative") -> CourseRetriever:
     """Return a retriever over the course index (built on first use).
 
+    Args:
+        k: How many passages to return (1 to 50).
+        store: ``faiss`` or ``chroma``.
+        fusion: ``relative`` (default) or ``rrf``; see :mod:`genlab.retrieval.search`.
+
     Raises:
-        InvalidInputError: ``k`` is not from 1 to 50 or ``store`` is unknown.
+        InvalidInputError: ``k`` is not from 1 to 50, or ``store`` or ``fusion`` is unknown.
     """
     # Checked here too so that the caller gets InvalidInputError, not pydantic's wrapper.
-    return CourseRetriever(k=check_k(k), store=check_store(store))
+    return CourseRetriever(k=check_k(k), store=check_store(store), fusion=check_fusion(fusion))

@@ -1,9 +1,22 @@
-"""Hybrid search: dense (embeddings) + BM25 (keywords), fused by reciprocal rank fusion.
+"""Hybrid search: dense (embeddings) + BM25 (keywords), fused into one ranking.
 
 Dense search finds paraphrases ("how do the two networks compete" -> the generator and the
 discriminator); BM25 finds rare exact terms ("VAE", "CycleGAN") that a small embedding model
-blurs. Reciprocal rank fusion (Cormack et al., 2009) combines the two rankings without
-calibrating their scores against each other.
+blurs. Two fusions are offered:
+
+- ``relative`` (default): each method's scores over its own top candidates are min-max
+  scaled to 0..1 and summed with weights 0.75 (dense) and 0.25 (BM25); Weaviate's
+  ``relativeScoreFusion`` with its default ``alpha``. Scores keep how far apart candidates
+  are, so a passage that dense search ranks first by a wide margin is not overturned by a
+  middling keyword match.
+- ``rrf``: reciprocal rank fusion (Cormack et al., 2009), ``1 / (60 + rank)`` summed over
+  both rankings, which uses ranks only.
+
+On the dev set and on a held-out set written blind to the system,
+benchmarks/retrieval_quality.py measured ``relative`` ahead of ``rrf`` on hit@4 and MRR
+(0.932 / 0.847 vs 0.886 / 0.822 dev; 0.944 / 0.817 vs 0.833 / 0.731 held out): with a
+small embedding model, RRF's flat rank weights let a weak BM25 hit outrank the passage a
+paraphrased question is about.
 """
 
 from __future__ import annotations
@@ -16,8 +29,12 @@ from genlab.retrieval.index import CourseIndex, IndexVersion, Progress, embed_te
 from genlab.retrieval.text import tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["relative", "rrf"]
+FUSIONS = ("relative", "rrf")
 #: The usual RRF constant: damps the weight of the very first ranks.
 RRF_K = 60
+#: Weight of dense search in ``relative`` fusion (BM25 gets the rest): Weaviate's default alpha.
+DENSE_WEIGHT = 0.75
 MAX_K = 50
 
 
@@ -27,7 +44,7 @@ class Hit:
 
     chunk: Any
     score: float
-    """The fused score (``hybrid``), the cosine similarity (``dense``) or the BM25 score."""
+    """The fused score (``hybrid``), the dense similarity (``dense``) or the BM25 score."""
     dense_score: float | None = None
     bm25_score: float | None = None
     dense_rank: int | None = None
@@ -43,6 +60,26 @@ def check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
     return k
+
+
+def check_fusion(fusion: str) -> str:
+    """Return ``fusion`` if it names a fusion of dense and BM25 rankings.
+
+    Raises:
+        InvalidInputError: It is not ``relative`` or ``rrf``.
+    """
+    if fusion not in FUSIONS:
+        raise InvalidInputError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+    return fusion
+
+
+def _scaled(results: list[tuple[int, float]]) -> dict[int, float]:
+    """Min-max scale scores to 0..1 (all 1.0 when they are equal)."""
+    if not results:
+        return {}
+    low = min(s for _, s in results)
+    span = max(s for _, s in results) - low
+    return {i: (s - low) / span if span > 0 else 1.0 for i, s in results}
 
 
 def check_question(question: str, what: str = "question") -> str:
@@ -68,10 +105,24 @@ class Searcher:
         corpus = [tokenize(c.context_text) for c in version.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
 
-    def search(self, query: str, k: int = 4, mode: Mode = "hybrid", query_vector: Any = None) -> list[Hit]:
-        """Return the ``k`` best chunks for ``query``."""
+    def search(
+        self, query: str, k: int = 4, mode: Mode = "hybrid", query_vector: Any = None, fusion: Fusion = "relative"
+    ) -> list[Hit]:
+        """Return the ``k`` best chunks for ``query``.
+
+        Args:
+            query: The question or keywords.
+            k: How many chunks to return (1 to 50).
+            mode: ``hybrid``, ``dense`` or ``bm25``.
+            query_vector: The query's embedding, when the caller has it already.
+            fusion: How ``hybrid`` combines the two rankings: ``relative`` or ``rrf``.
+
+        Raises:
+            InvalidInputError: An empty query, a bad ``k`` or an unknown ``fusion``.
+        """
         query = check_question(query, "query")
         check_k(k)
+        check_fusion(fusion)
         chunks = self.version.chunks
         pool = max(20, 4 * k)
         dense: list[tuple[int, float]] = []
@@ -88,15 +139,22 @@ class Searcher:
             return [Hit(chunks[i], s, dense_score=s, dense_rank=r + 1) for r, (i, s) in enumerate(dense[:k])]
         if mode == "bm25":
             return [Hit(chunks[i], s, bm25_score=s, bm25_rank=r + 1) for r, (i, s) in enumerate(sparse[:k])]
+        if fusion == "rrf":
+            dense_part = {i: 1.0 / (RRF_K + rank) for rank, (i, _) in enumerate(dense, start=1)}
+            sparse_part = {i: 1.0 / (RRF_K + rank) for rank, (i, _) in enumerate(sparse, start=1)}
+        else:
+            dense_part = {i: DENSE_WEIGHT * s for i, s in _scaled(dense).items()}
+            sparse_part = {i: (1.0 - DENSE_WEIGHT) * s for i, s in _scaled(sparse).items()}
         fused: dict[int, Hit] = {}
         for rank, (i, s) in enumerate(dense, start=1):
             hit = fused.setdefault(i, Hit(chunks[i], 0.0))
-            hit.score += 1.0 / (RRF_K + rank)
+            hit.score += dense_part[i]
             hit.dense_score, hit.dense_rank = s, rank
         for rank, (i, s) in enumerate(sparse, start=1):
             hit = fused.setdefault(i, Hit(chunks[i], 0.0))
-            hit.score += 1.0 / (RRF_K + rank)
+            hit.score += sparse_part[i]
             hit.bm25_score, hit.bm25_rank = s, rank
+        # Ties (rare) keep dense order, then BM25 order, so results are deterministic.
         return sorted(fused.values(), key=lambda h: -h.score)[:k]
 
 
