@@ -130,6 +130,54 @@ def test_retriever_returns_documents_with_scores(course_indexes, store):
     assert meta["score"] > 0
 
 
+@pytest.mark.parametrize("fusion", ["relative", "rrf"])
+def test_hybrid_fusions_keep_both_kinds_of_match(course_indexes, fusion):
+    searcher = Searcher(course_indexes["faiss"])
+    # A rare exact term (BM25's strength) and a paraphrase with no shared keyword (dense's).
+    keyword = searcher.search("CycleGAN zebras", k=4, fusion=fusion)
+    assert any("CycleGAN" in h.chunk.text for h in keyword)
+    assert keyword[0].bm25_rank is not None
+    paraphrase = searcher.search("How do the two networks of a GAN compete with each other?", k=4, fusion=fusion)
+    assert any("discriminator" in h.chunk.text.lower() for h in paraphrase)
+    assert all(h.dense_rank is not None for h in paraphrase[:1])
+
+
+def test_relative_fusion_scores_lie_between_zero_and_one(course_indexes):
+    hits = Searcher(course_indexes["faiss"]).search("What is mode collapse in GANs?", k=5)
+    assert all(0 <= h.score <= 1.0 + 1e-9 for h in hits)
+    # The passage first in both rankings gets both full weights.
+    if hits[0].dense_rank == 1 and hits[0].bm25_rank == 1:
+        assert hits[0].score == pytest.approx(1.0)
+
+
+def test_unknown_fusion_is_refused_with_the_choices(course_indexes):
+    with pytest.raises(InvalidInputError, match="fusion must be one of relative, rrf"):
+        Searcher(course_indexes["faiss"]).search("GAN", fusion="borda")
+    with pytest.raises(InvalidInputError, match="fusion must be one of"):
+        course_retriever(fusion="max")
+
+
+def test_retriever_passes_its_fusion_on(course_indexes):
+    relative = course_retriever(k=3).invoke("What is mode collapse in GANs?")
+    rrf = course_retriever(k=3, fusion="rrf").invoke("What is mode collapse in GANs?")
+    assert max(d.metadata["score"] for d in rrf) < 2 / 61 + 1e-9  # RRF's ceiling: rank 1 in both lists
+    assert relative[0].metadata["score"] > 0.5
+
+
+def test_question_sets_quote_their_documents():
+    """The benchmark's dev and held-out sets: each snippet is a unique verbatim quote of its source."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "retrieval_quality.py"
+    spec = importlib.util.spec_from_file_location("retrieval_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, file in module.SETS.items():
+        rows = module.load_devset(file)  # exits with the list of bad lines if any
+        assert len(rows) >= 30, name
+        assert {row["kind"] for row in rows} == {"keyword", "paraphrase", "plain"}
+
+
 def test_bm25_uses_real_tokenization(course_indexes):
     searcher = Searcher(course_indexes["faiss"])
     upper = [h.chunk.id for h in searcher.search("VARIATIONAL AUTOENCODERS!!!", k=3, mode="bm25")]
@@ -287,6 +335,30 @@ def test_extractive_answer_cites_its_sources(course_indexes):
         assert all(w in result["sources"][int(number) - 1]["text"] for w in words), sentence
     assert "**" not in result["answer"] and "<img" not in result["answer"]
     assert "diffusion" in result["answer"].lower()
+
+
+def test_extractive_answer_reuses_the_sentence_vectors_in_the_index(course_indexes, monkeypatch):
+    import genlab.retrieval.qa as qa
+    from genlab.retrieval.index import embed_texts
+
+    question = "What does the discriminator of a GAN learn?"
+    version = course_indexes["faiss"]
+    vector = embed_texts([question])[0]
+    hits = Searcher(version).search(question, k=4, query_vector=vector)
+    embedded: list[str] = []
+
+    def counting(texts, *args, **kwargs):
+        embedded.extend(texts)
+        return embed_texts(texts, *args, **kwargs)
+
+    monkeypatch.setattr(qa, "embed_texts", counting)
+    fresh = qa.extractive_answer(question, hits, vector)
+    everything = len(embedded)
+    embedded.clear()
+    reused = qa.extractive_answer(question, hits, vector, version.sentence_vectors_of)
+    assert reused == fresh  # the same answer
+    assert everything > 10 and len(embedded) < everything / 4  # only sentences the index lacks
+    assert version.sentence_vectors_of("no such chunk") == {}
 
 
 def test_question_the_documents_do_not_cover(course_indexes):

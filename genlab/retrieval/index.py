@@ -84,13 +84,17 @@ def embed_texts(texts: list[str], progress: Progress | None = None, batch_size: 
     from genlab.models import get_model
 
     model = get_model("embedding")
-    parts = []
-    for start in range(0, len(texts), batch_size):
-        parts.append(np.asarray(model.encode(texts[start : start + batch_size], normalize_embeddings=True), dtype="float32"))
+    width = model.get_sentence_embedding_dimension()
+    out = np.zeros((len(texts), width), dtype="float32")
+    # Batches of texts of similar length: padding a 10-word sentence to a 200-word chunk's
+    # length would multiply the work (the encoder also sorts, but only within its batch).
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        out[rows] = np.asarray(model.encode([texts[i] for i in rows], normalize_embeddings=True), dtype="float32")
         if progress is not None:
             progress(min(start + batch_size, len(texts)), len(texts))
-    width = model.get_sentence_embedding_dimension()
-    return np.concatenate(parts) if parts else np.zeros((0, width), dtype="float32")
+    return out
 
 
 @dataclass
@@ -107,6 +111,17 @@ class IndexVersion:
     _faiss: Any = None
     _chroma: Any = field(default=None, repr=False)
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
+    _by_chunk: dict[str, dict[str, int]] | None = field(default=None, repr=False)
+
+    def sentence_vectors_of(self, chunk_id: str) -> dict[str, Any]:
+        """The stored vectors of a chunk's sentences, by sentence text (empty for an unknown chunk)."""
+        if self._by_chunk is None:
+            by_chunk: dict[str, dict[str, int]] = {}
+            for row, (owner, text) in enumerate(self.sentences):
+                by_chunk.setdefault(self.chunks[owner].id, {})[text] = row
+            self._by_chunk = by_chunk
+        rows = self._by_chunk.get(chunk_id, {})
+        return {text: self.sentence_vectors[row] for text, row in rows.items()}
 
     def _chunk_search(self, query_vector: Any, n: int) -> list[tuple[int, float]]:
         import numpy as np

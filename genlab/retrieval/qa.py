@@ -15,6 +15,7 @@ Citations ``[n]`` refer to ``sources[n-1]``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from genlab.retrieval.index import Progress, check_store, embed_texts
@@ -62,14 +63,29 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, int, str]]:
     return out
 
 
-def extractive_answer(question: str, hits: list[Hit], question_vector: Any) -> str:
-    """Compose an answer from the passages' best sentences, each with its citation."""
+def extractive_answer(question: str, hits: list[Hit], question_vector: Any, stored: Callable[[str], dict[str, Any]] | None = None) -> str:
+    """Compose an answer from the passages' best sentences, each with its citation.
+
+    Args:
+        question: The learner's question.
+        hits: The retrieved passages, best first.
+        question_vector: The question's embedding.
+        stored: Returns a chunk's sentence vectors saved in the index, by chunk id
+            (``IndexVersion.sentence_vectors_of``); sentences found there are not embedded again.
+    """
     import numpy as np
 
     candidates = _candidate_sentences(hits)
     if not candidates:
         return NOT_COVERED
-    vectors = embed_texts([c[2] for c in candidates])
+    known: list[Any] = [None] * len(candidates)
+    if stored is not None:
+        for i, (number, _, sentence) in enumerate(candidates):
+            known[i] = stored(hits[number - 1].chunk.id).get(sentence)
+    missing = [i for i, vector in enumerate(known) if vector is None]
+    for i, vector in zip(missing, embed_texts([candidates[i][2] for i in missing])):
+        known[i] = vector
+    vectors = np.asarray(known, dtype="float32")
     relevance = vectors @ np.asarray(question_vector, dtype="float32")
     # A small prior for passages the hybrid search ranked higher.
     scores = [float(r) + 0.04 / number for r, (number, _, _) in zip(relevance, candidates)]
@@ -146,7 +162,7 @@ def answer_question(
     hits = searcher.search(question, k=k, query_vector=question_vector)
     sources = [source_entry(h) for h in hits]
     if llm is None:
-        answer = extractive_answer(question, hits, question_vector) if hits else NOT_COVERED
+        answer = extractive_answer(question, hits, question_vector, searcher.version.sentence_vectors_of) if hits else NOT_COVERED
         return {"question": question, "answer": answer, "sources": sources, "mode": "extractive"}
     from langchain_core.output_parsers import StrOutputParser
 
