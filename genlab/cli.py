@@ -155,7 +155,7 @@ def index_command(
         f"{report.embedded} newly embedded, {report.removed} removed ({report.path})"
     )
     if report.repaired:
-        sys.stderr.write("genlab: warning: the index on disk was damaged; it was rebuilt\n")
+        sys.stderr.write("genlab: warning: the index on disk was damaged or from another genlab version; it was rebuilt\n")
 
 
 def _print_answer(result: dict[str, Any]) -> None:

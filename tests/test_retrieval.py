@@ -249,6 +249,17 @@ def test_a_query_repairs_a_half_deleted_index(private_index):
     assert report is not None and report.repaired and len(version.chunks) > 100
 
 
+def test_an_index_from_another_genlab_version_is_named_and_rebuilt(private_index):
+    index, _ = private_index
+    manifest = index.load().folder / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 1}))
+    with pytest.raises(IndexCorruptError, match=r"another genlab version \(format 1; this one reads format \d+\)"):
+        index.load()
+    version, report = index.open()
+    assert report is not None and report.repaired and len(version.chunks) > 100
+    assert len(version.sentences) == len(version.sentence_vectors) > len(version.chunks)
+
+
 def test_no_pickle_is_loaded_from_the_index(private_index, tmp_path):
     """A planted pickle in the index folder is never unpickled."""
     import pickle

@@ -223,7 +223,12 @@ class CourseIndex:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
             raw = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
             chunks = [Chunk(r["text"], r["source"], r["title"], r["section"], r["position"], r["id"]) for r in raw]
-            if manifest.get("format") != FORMAT or manifest.get("count") != len(chunks):
+            if manifest.get("format") != FORMAT:
+                raise IndexCorruptError(
+                    f"the {self.store} index in {self.root} was written by another genlab version (format "
+                    f"{manifest.get('format')!r}; this one reads format {FORMAT}); rebuild it with `genlab index --rebuild`"
+                )
+            if manifest.get("count") != len(chunks):
                 raise ValueError("manifest and chunks disagree")
             version = IndexVersion(self.store, folder, manifest, chunks)
             import numpy as np
