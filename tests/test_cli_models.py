@@ -8,19 +8,11 @@ import sys
 
 import pytest
 
-from genlab.cli import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
+from cli_runner import run_cli
 
 
 def test_models_lists_every_role_with_availability(capsys, tiny_env):
-    code, out, _ = run(capsys, "models", "--json")
+    code, out, _ = run_cli(["models", "--json"], capsys)
     assert code == 0
     rows = {r["role"]: r for r in json.loads(out)["roles"]}
     assert set(rows) == {"text", "chat", "summary", "zero_shot", "few_shot", "image", "music", "embedding"}
@@ -29,7 +21,7 @@ def test_models_lists_every_role_with_availability(capsys, tiny_env):
 
 
 def test_models_load_reports_what_was_loaded(capsys, tiny_env):
-    code, out, _ = run(capsys, "models", "--load", "summary", "--json")
+    code, out, _ = run_cli(["models", "--load", "summary", "--json"], capsys)
     assert code == 0
     (loaded,) = json.loads(out)["loaded"]
     assert loaded["kind"] == "seq2seq" and loaded["bytes"] > 0
@@ -49,7 +41,7 @@ def test_models_load_reports_what_was_loaded(capsys, tiny_env):
 def test_errors_are_one_line_with_exit_code_2(capsys, monkeypatch, env, args, needle):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code, out, err = run(capsys, *args)
+    code, out, err = run_cli(list(args), capsys)
     assert code == 2
     assert needle in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -75,7 +67,7 @@ def test_unexpected_errors_exit_1_and_debug_shows_the_traceback(capsys, monkeypa
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(status, "role_statuses", boom)
-    code, _, err = run(capsys, "models")
+    code, _, err = run_cli(["models"], capsys)
     assert code == 1 and "disk on fire" in err and "--debug" in err and "Traceback" not in err
-    code, _, err = run(capsys, "--debug", "models")
+    code, _, err = run_cli(["--debug", "models"], capsys)
     assert code == 1 and "Traceback" in err

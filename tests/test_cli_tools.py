@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from genlab.cli import main
+from cli_runner import run_cli
 
 SMALL_IMAGE = ["--width", "64", "--height", "64", "--steps", "2"]
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_image_json_and_out_folder(tiny_env, tmp_path, capsys) -> None:

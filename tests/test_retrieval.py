@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genlab.cli import main
+from cli_runner import run_cli
 from genlab.errors import IndexCorruptError, InvalidInputError
 from genlab.retrieval import CourseIndex, course_retriever, qa_chain, search_course
 from genlab.retrieval.chunking import chunk_document
@@ -235,7 +235,7 @@ def test_damaged_index_is_detected_and_repaired(private_index, capsys):
     (version / "chunks.json").write_text("{not json")
     with pytest.raises(IndexCorruptError, match="genlab index --rebuild"):
         index.load()
-    code, out, _ = run(capsys, "index", "--rebuild", "--json")
+    code, out, _ = run_cli(["index", "--rebuild", "--json"], capsys)
     assert code == 0
     report = json.loads(out)
     assert report["embedded"] == report["chunks"] > 100
@@ -445,24 +445,16 @@ def test_bad_arguments(call, needle):
 # --- CLI --------------------------------------------------------------------------------------
 
 
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
-
-
 @pytest.mark.parametrize("store", STORES)
 def test_cli_ask_json(course_indexes, capsys, store):
-    code, out, _ = run(capsys, "ask", "What is a VAE?", "--k", "3", "--store", store, "--json")
+    code, out, _ = run_cli(["ask", "What is a VAE?", "--k", "3", "--store", store, "--json"], capsys)
     assert code == 0
     result = json.loads(out)
     assert result["mode"] == "extractive" and len(result["sources"]) == 3 and "[1]" in result["answer"] + "[1]"
 
 
 def test_cli_ask_text_lists_numbered_sources(course_indexes, capsys):
-    code, out, _ = run(capsys, "ask", "What is a GAN?")
+    code, out, _ = run_cli(["ask", "What is a GAN?"], capsys)
     assert code == 0
     answer, sources = out.split("\nSources\n")
     assert re.search(r"\[\d\]", answer)
@@ -472,13 +464,13 @@ def test_cli_ask_text_lists_numbered_sources(course_indexes, capsys):
 def test_cli_ask_questions_file_gives_json_lines(course_indexes, capsys, tmp_path):
     questions = tmp_path / "questions.txt"
     questions.write_text("What is a GAN?\n\nWhat is a VAE?\n")
-    code, out, _ = run(capsys, "ask", "--questions", str(questions), "--json")
+    code, out, _ = run_cli(["ask", "--questions", str(questions), "--json"], capsys)
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert code == 0 and [r["question"] for r in lines] == ["What is a GAN?", "What is a VAE?"]
 
 
 def test_cli_index_reports_counts(course_indexes, capsys):
-    code, out, _ = run(capsys, "index", "--json")
+    code, out, _ = run_cli(["index", "--json"], capsys)
     report = json.loads(out)
     assert code == 0 and report["embedded"] == 0 and report["files"] >= 5 and report["chunks"] > 100
 
