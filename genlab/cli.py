@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from genlab.chains.story_example import COURSE_STORY_EXAMPLE
 from genlab.errors import GenlabError, InvalidInputError
 
 app = typer.Typer(
@@ -402,34 +403,24 @@ def classify_command(
     for label, score in zip(result.labels, result.scores):
         print(f"{label:<{width}}  {score:.3f}")
 
+
 # ---------------------------------------------------------------------------------------------
 # Chain commands: story            (owned by genlab/chains)
 # ---------------------------------------------------------------------------------------------
 
-# The course's example values (genlab.chains.prompts.COURSE_STORY_EXAMPLE), repeated here so
-# that `genlab --help` does not import the chains.
-_STORY_DEFAULTS = {
-    "setting": "enchanted forest",
-    "character": "brave adventurer",
-    "mysterious_object": "glowing crystal",
-    "magical_properties": "the power to grant wishes",
-    "action": "embark on a quest to uncover its origins",
-    "outcome": "a world filled with endless possibilities",
-}
-
 
 @app.command("story")
 def story_command(
-    setting: Annotated[str, typer.Option("--setting", help="Where the story happens.")] = _STORY_DEFAULTS["setting"],
-    character: Annotated[str, typer.Option("--character", help="Who the story is about.")] = _STORY_DEFAULTS["character"],
+    setting: Annotated[str, typer.Option("--setting", help="Where the story happens.")] = COURSE_STORY_EXAMPLE["setting"],
+    character: Annotated[str, typer.Option("--character", help="Who the story is about.")] = COURSE_STORY_EXAMPLE["character"],
     mysterious_object: Annotated[
         str, typer.Option("--mysterious-object", help="What the character discovers.")
-    ] = _STORY_DEFAULTS["mysterious_object"],
+    ] = COURSE_STORY_EXAMPLE["mysterious_object"],
     magical_properties: Annotated[
         str, typer.Option("--magical-properties", help="What the object can do.")
-    ] = _STORY_DEFAULTS["magical_properties"],
-    action: Annotated[str, typer.Option("--action", help="What the character decides to do.")] = _STORY_DEFAULTS["action"],
-    outcome: Annotated[str, typer.Option("--outcome", help="How it ends.")] = _STORY_DEFAULTS["outcome"],
+    ] = COURSE_STORY_EXAMPLE["magical_properties"],
+    action: Annotated[str, typer.Option("--action", help="What the character decides to do.")] = COURSE_STORY_EXAMPLE["action"],
+    outcome: Annotated[str, typer.Option("--outcome", help="How it ends.")] = COURSE_STORY_EXAMPLE["outcome"],
     max_rewrites: Annotated[
         int, typer.Option("--max-rewrites", help="Rewrites of a rejected story for children, 0 to 10.")
     ] = 1,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from langchain_core.prompts import PromptTemplate
 
+from genlab.chains.story_example import COURSE_STORY_EXAMPLE  # noqa: F401  (re-exported)
+
 #: The six variables of the course's story template, in its order.
 STORY_VARIABLES = ("setting", "character", "mysterious_object", "magical_properties", "action", "outcome")
 
@@ -20,15 +22,6 @@ Once upon a time, in a {setting}, there lived a {character}. One day, {character
 The end.
 """
 
-#: The course's example values for the six variables (the CLI's and the tool's defaults).
-COURSE_STORY_EXAMPLE = {
-    "setting": "enchanted forest",
-    "character": "brave adventurer",
-    "mysterious_object": "glowing crystal",
-    "magical_properties": "the power to grant wishes",
-    "action": "embark on a quest to uncover its origins",
-    "outcome": "a world filled with endless possibilities",
-}
 
 # The course sends the filled template to a completion model as is; an instruct model
 # needs to be told to write the story, so the template becomes the outline of the request.
