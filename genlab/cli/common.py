@@ -1,0 +1,49 @@
+"""What the command modules share: output helpers and the common options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from genlab.errors import InvalidInputError
+
+
+def stdout_console() -> Any:
+    """A rich console on stdout (plain text when piped)."""
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def show_progress(json_output: bool) -> bool:
+    """Progress bars go to a terminal, never into ``--json`` output or a pipe."""
+    return not json_output and sys.stderr.isatty()
+
+
+def read_text_arg(value: str, *, what: str = "text") -> str:
+    """Return ``value``, or the contents of stdin when it is ``-``.
+
+    Raises:
+        InvalidInputError: stdin is empty.
+    """
+    if value == "-":
+        data = sys.stdin.read()
+        if not data.strip():
+            raise InvalidInputError(f"{what} from stdin is empty; pipe some text in or pass it as an argument")
+        return data
+    return value
+
+
+OutOption = Annotated[Path | None, typer.Option("--out", help="Folder for generated files (default: GENLAB_OUTPUT_DIR).")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Hub id or local folder overriding the configured model.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]

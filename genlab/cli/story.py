@@ -1,0 +1,83 @@
+"""Chain commands: ``story``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from genlab.chains.story_example import COURSE_STORY_EXAMPLE
+from genlab.cli.app import app
+from genlab.cli.common import JsonOption, ModelOption, OutOption, print_json
+
+
+@app.command("story")
+def story_command(
+    setting: Annotated[str, typer.Option("--setting", help="Where the story happens.")] = COURSE_STORY_EXAMPLE["setting"],
+    character: Annotated[str, typer.Option("--character", help="Who the story is about.")] = COURSE_STORY_EXAMPLE["character"],
+    mysterious_object: Annotated[
+        str, typer.Option("--mysterious-object", help="What the character discovers.")
+    ] = COURSE_STORY_EXAMPLE["mysterious_object"],
+    magical_properties: Annotated[
+        str, typer.Option("--magical-properties", help="What the object can do.")
+    ] = COURSE_STORY_EXAMPLE["magical_properties"],
+    action: Annotated[str, typer.Option("--action", help="What the character decides to do.")] = COURSE_STORY_EXAMPLE["action"],
+    outcome: Annotated[str, typer.Option("--outcome", help="How it ends.")] = COURSE_STORY_EXAMPLE["outcome"],
+    max_rewrites: Annotated[
+        int, typer.Option("--max-rewrites", help="Rewrites of a rejected story for children, 0 to 10.")
+    ] = 1,
+    classifier: Annotated[
+        bool, typer.Option("--classifier", help="Also ask the zero-shot classifier (GENLAB_ZERO_SHOT_MODEL).")
+    ] = False,
+    illustrate: Annotated[bool, typer.Option("--illustrate", help="Draw a picture for an approved story.")] = False,
+    soundtrack: Annotated[bool, typer.Option("--soundtrack", help="Compose music for an approved story.")] = False,
+    width: Annotated[int | None, typer.Option("--width", help="Picture width in pixels: a multiple of 8 from 64 to 2048.")] = None,
+    height: Annotated[int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the picture and the music.")] = None,
+    out: OutOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a story from the course's template and check that it is kid-friendly.
+
+    A second model is asked whether the story is kid-friendly; an unclear answer counts as
+    no. A rejected story is rewritten for children up to --max-rewrites times.
+    """
+    from genlab.chains.base import DefaultLLM
+    from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
+    from genlab.chains.story import MODERATOR_MAX_TOKENS
+
+    chain = story_with_media(
+        DefaultLLM(model=model) if model else None,
+        DefaultLLM(model=model, max_new_tokens=MODERATOR_MAX_TOKENS) if model else None,
+        classifier=classifier,
+        max_rewrites=max_rewrites,
+        image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,
+        music=MusicOptions(duration_s=duration, seed=seed) if soundtrack else None,
+        output_dir=out,
+    )
+    inputs = dict(
+        setting=setting,
+        character=character,
+        mysterious_object=mysterious_object,
+        magical_properties=magical_properties,
+        action=action,
+        outcome=outcome,
+    )
+    result = chain.invoke(inputs)
+    if json_output:
+        print_json(result)
+        return
+    print(result["story"])
+    print()
+    tries = len(result["attempts"])
+    print(f"Verdict: {result['verdict']}" + (f" ({tries} attempts)" if tries > 1 else ""))
+    for wanted, kind, key in ((illustrate, "Image", "image_path"), (soundtrack, "Music", "audio_path")):
+        if not wanted:
+            continue
+        if result.get(key):
+            print(f"{kind}: {result[key]}")
+        else:
+            print(f"{kind}: none, the story was not approved")
