@@ -16,6 +16,25 @@ class InvalidInputError(GenlabError, ValueError):
     """An argument is outside what is allowed; the message says what is allowed."""
 
 
+class PromptTooLongError(InvalidInputError):
+    """A prompt and the tokens asked for do not fit the model's context.
+
+    Raised in one place (the local generation code) so that callers that build prompts (the
+    few-shot tool, the summarizer) can say what to shorten in their own terms.
+
+    Attributes:
+        prompt_tokens: Tokens in the longest prompt.
+        new_tokens: Tokens the call asked to generate.
+        context: The model's context length in tokens.
+    """
+
+    def __init__(self, message: str, *, prompt_tokens: int, new_tokens: int, context: int) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.new_tokens = new_tokens
+        self.context = context
+
+
 class ModelUnavailableError(GenlabError):
     """A model for a role cannot be loaded: not on disk, not cached, or the wrong kind.
 

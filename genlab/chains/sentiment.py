@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from genlab.chains.base import DefaultLLM, LLMLike, resolve_llm
+from genlab.chains.base import LazyModel, LLMLike, resolve_llm
 from genlab.chains.prompts import SENTIMENT_PROMPT, SENTIMENT_STOP
 from genlab.errors import InvalidInputError
 
@@ -84,7 +84,7 @@ def few_shot_sentiment(llm: LLMLike | None = None) -> Runnable[Any, str]:
     """
     # The course generates at most 10 new tokens: a label and the separator.
     model = resolve_llm(llm, what="llm", role="few_shot", max_new_tokens=10)
-    if isinstance(model, (BaseLanguageModel, DefaultLLM)):
+    if isinstance(model, (BaseLanguageModel, LazyModel)):
         model = model.bind(stop=[SENTIMENT_STOP])  # the course's end-of-example token
     chain = (
         RunnableLambda(_review, name="review")

@@ -45,13 +45,13 @@ def story_command(
     A second model is asked whether the story is kid-friendly; an unclear answer counts as
     no. A rejected story is rewritten for children up to --max-rewrites times.
     """
-    from genlab.chains.base import DefaultLLM
+    from genlab.chains.base import LazyModel
     from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
     from genlab.chains.story import MODERATOR_MAX_TOKENS
 
     chain = story_with_media(
-        DefaultLLM(model=model) if model else None,
-        DefaultLLM(model=model, max_new_tokens=MODERATOR_MAX_TOKENS) if model else None,
+        LazyModel(model=model) if model else None,
+        LazyModel(model=model, max_new_tokens=MODERATOR_MAX_TOKENS) if model else None,
         classifier=classifier,
         max_rewrites=max_rewrites,
         image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,
