@@ -26,6 +26,12 @@ from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from langchain_core.runnables.config import (
+    get_async_callback_manager_for_config,
+    get_callback_manager_for_config,
+    get_config_list,
+    patch_config,
+)
 from pydantic import ConfigDict
 
 from genlab.errors import InvalidInputError
@@ -53,7 +59,9 @@ class LazyModel(Runnable[Any, Any]):
         generation: Generation settings for the model (``max_new_tokens``...).
     """
 
-    def __init__(self, role: str = "text", model: str | None = None, *, settings: Settings | None = None, **generation: Any) -> None:
+    def __init__(
+        self, role: str = "text", model: str | None = None, *, settings: Settings | None = None, **generation: Any
+    ) -> None:
         if role not in GENERATIVE_ROLES:
             raise InvalidInputError(f"role must be one of {', '.join(GENERATIVE_ROLES)}, got {role!r}")
         self.role = role
@@ -171,7 +179,23 @@ class StagedChain(RunnableSerializable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        return self._batch_with_config(self._run_sync, list(inputs), config, return_exceptions=return_exceptions)
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        runs = [
+            get_callback_manager_for_config(c).on_chain_start(
+                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
+            )
+            for value, c in zip(inputs, configs, strict=True)
+        ]
+        try:
+            outputs = self._run_sync(inputs, _child_configs(configs, runs))
+        except BaseException as exc:
+            for run in runs:
+                run.on_chain_error(exc)
+            raise
+        return _finish_runs(runs, outputs, return_exceptions)
 
     async def abatch(
         self,
@@ -181,7 +205,25 @@ class StagedChain(RunnableSerializable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        return await self._abatch_with_config(self._run_async, list(inputs), config, return_exceptions=return_exceptions)
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        runs = [
+            await get_async_callback_manager_for_config(c).on_chain_start(
+                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
+            )
+            for value, c in zip(inputs, configs, strict=True)
+        ]
+        try:
+            outputs = await self._run_async(inputs, _child_configs(configs, runs))
+        except BaseException as exc:
+            for run in runs:
+                await run.on_chain_error(exc)
+            raise
+        for run, output in zip(runs, outputs, strict=True):
+            await (run.on_chain_error(output) if isinstance(output, Exception) else run.on_chain_end(output))
+        return _raise_first(outputs, return_exceptions)
 
     # -- drivers ----------------------------------------------------------------------------
 
@@ -193,7 +235,7 @@ class StagedChain(RunnableSerializable[Any, Any]):
             try:
                 items.append(self.prepare(value))
                 positions.append(position)
-            except Exception as exc:  # noqa: BLE001 - reported per input, like any stage failure
+            except Exception as exc:
                 results[position] = exc
         return results, positions, self.plan(items)
 
@@ -231,6 +273,29 @@ class StagedChain(RunnableSerializable[Any, Any]):
             runnable = self.stage(call.stage)
             configs = self._stage_configs(call, config, positions)
             outputs = await runnable.abatch(call.inputs, configs, return_exceptions=True)
+
+
+def _child_configs(configs: list[RunnableConfig], runs: list[Any]) -> list[RunnableConfig]:
+    """Each input's stage calls run as children of that input's own traced run."""
+    return [patch_config(c, callbacks=run.get_child()) for c, run in zip(configs, runs, strict=True)]
+
+
+def _finish_runs(runs: list[Any], outputs: list[Any], return_exceptions: bool) -> list[Any]:
+    for run, output in zip(runs, outputs, strict=True):
+        if isinstance(output, Exception):
+            run.on_chain_error(output)
+        else:
+            run.on_chain_end(output)
+    return _raise_first(outputs, return_exceptions)
+
+
+def _raise_first(outputs: list[Any], return_exceptions: bool) -> list[Any]:
+    """``batch``'s contract: the outputs, or the first input's failure unless ``return_exceptions``."""
+    if not return_exceptions:
+        for output in outputs:
+            if isinstance(output, Exception):
+                raise output
+    return outputs
 
 
 def _merge(results: list[Any], positions: list[int], outputs: list[Any]) -> list[Any]:
