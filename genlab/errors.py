@@ -58,5 +58,12 @@ class ModelUnavailableError(GenlabError):
         super().__init__(f"{role} model {model_id!r} is not available: {reason}; {fixes}.")
 
 
+class ModelOutputError(GenlabError):
+    """A model answered, but its output cannot be used (summaries that do not get shorter...).
+
+    It is not a bug in genlab: the message says which setting or input to change.
+    """
+
+
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from genlab.chains.base import LLMLike, Plan, StageCall, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike
-from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT
+from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT, strip_thinking
 from genlab.chains.story import StoryInputs, StoryThenModerate, StoryState, story_then_moderate
 from genlab.errors import InvalidInputError
 
@@ -30,7 +30,6 @@ from genlab.errors import InvalidInputError
 MAX_MEDIA_PROMPT_CHARS = 300
 
 _LABEL = re.compile(r"^(?:picture|image|music)?\s*(?:description|prompt)\s*:\s*", re.IGNORECASE)
-_THINK = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 
 
 class ImageOptions(BaseModel):
@@ -62,7 +61,7 @@ class MusicOptions(BaseModel):
 
 def clean_media_prompt(text: Any, fallback: str) -> str:
     """The first line of the LLM's description, without labels, quotes or markdown; ``fallback`` if empty."""
-    body = _THINK.sub("", str(text), count=1)
+    body = strip_thinking(text)
     line = next((part.strip() for part in body.splitlines() if part.strip()), "")
     line = _LABEL.sub("", line.strip("*_#> ")).strip().strip("\"'“”`*_ ").strip()
     line = " ".join(line.split())

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from genlab.errors import ModelOutputError, ModelUnavailableError
 from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
 
 logger = logging.getLogger(__name__)
@@ -220,8 +221,6 @@ class _ServerSummarizer(_InstructSummarizer):
 
 
 def _too_small(pipe: Any, limit: int) -> Exception:
-    from genlab.errors import ModelUnavailableError
-
     source = str(getattr(pipe.model, "name_or_path", "") or "the configured model")
     return ModelUnavailableError(
         "summary", source, f"it reads only {limit} tokens at once, too few to summarize with",
@@ -259,6 +258,13 @@ def _summarizer_for(model: str | None) -> _Summarizer:
     return _InstructSummarizer(pipe)
 
 
+def _model_name(summarizer: _Summarizer) -> str:
+    spec = getattr(summarizer, "spec", None)
+    if spec is not None:
+        return spec.display
+    return str(getattr(summarizer.pipe.model, "name_or_path", "") or "the configured model")
+
+
 def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
     """Split ``text`` into chunks that each go through one (chunk) model call untruncated.
 
@@ -290,7 +296,10 @@ def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
                 # Token counts of pieces do not add up exactly; retry this chunk smaller.
                 pending.insert(0, (chunk, max(1, size * 3 // 4)))
             else:
-                raise RuntimeError("cannot split the text into pieces the summary model can read")
+                raise ModelUnavailableError(
+                    "summary", _model_name(summarizer), "it cannot read even one word of the text at once",
+                    fixes="set GENLAB_SUMMARY_MODEL to a model with a longer context",
+                )
     return chunks
 
 
@@ -334,9 +343,15 @@ def summarize_text(text: str, max_words: int | None = None, *, model: str | None
         if not joined:
             return ""
         if len(chunks) > 1 and summarizer.count(joined) >= summarizer.count(current):
-            raise RuntimeError("the summary model's summaries are not shorter than their input")
+            raise ModelOutputError(
+                "the summary model's summaries are not shorter than their input, so the text cannot be reduced; "
+                "try max_words, or a stronger summary model (GENLAB_SUMMARY_MODEL)"
+            )
         current = joined
-    raise RuntimeError(f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing")
+    raise ModelOutputError(
+        f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing; "
+        "give a shorter text or a summary model with a longer context (GENLAB_SUMMARY_MODEL)"
+    )
 
 
 class SummarizeTool(GenlabTool):
