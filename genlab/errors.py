@@ -53,6 +53,10 @@ class ConfigError(GenlabError):
     """
 
 
+class DiskFullError(GenlabError):
+    """A file could not be written: no space (or quota) left on its device."""
+
+
 class SessionStoreError(GenlabError):
     """The saved sessions cannot be used: the SQLite file is damaged, or a session is busy."""
 
