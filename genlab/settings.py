@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from genlab.errors import ConfigError, shown
@@ -102,19 +102,21 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(default=200_000, gt=0)
     """Longest text a tool accepts (about 50,000 tokens); longer input is refused, not truncated."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: Any) -> Any:
+        # GENLAB_HOME="" (or "  ", or home = "" in the TOML) is a setting left empty, not
+        # the current folder: the field keeps its default.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
         value = value.strip().lower()
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", value):
             raise ValueError(f"{shown(value)} is not a device; use auto, cpu, cuda, cuda:N (N a GPU number, e.g. cuda:0) or mps")
-        return value
-
-    @field_validator("home", "output_dir", mode="before")
-    @classmethod
-    def _empty_means_unset(cls, value: Any, info: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return _default_home() if info.field_name == "home" else None
         return value
 
     @field_validator("home", "output_dir")

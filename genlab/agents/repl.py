@@ -233,7 +233,13 @@ class Repl:
             self.renderer.end_turn(None)
             self.renderer.notice("(cancelled)")
         except BrokenPipeError:
-            raise  # the reader of stdout is gone: the CLI ends quietly
+            # The reader of stdout is gone: the CLI ends quietly, once the cancelled turn has
+            # stopped (a turn still running at exit makes LangGraph print a traceback).
+            close_events = getattr(events, "close", None)
+            if close_events is not None:
+                close_events()
+            self.session.wait(30)
+            raise
         except GenlabError as exc:
             self.renderer.end_turn(None)
             self._error(" ".join(str(exc).split()))
