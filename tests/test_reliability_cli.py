@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cli_runner import run_cli
+
 from genlab.settings import Settings, get_settings
 
 

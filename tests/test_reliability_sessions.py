@@ -14,9 +14,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from langchain_core.messages import AIMessage, HumanMessage
 
-from cli_runner import run_cli
 from genlab.agents import ChatSession, build_agent, open_checkpointer
 from genlab.agents.memory import SessionRegistry, delete_session, list_sessions
 from genlab.agents.testing import ScriptedChatModel
@@ -71,7 +71,7 @@ def test_two_chats_on_one_session_keep_every_turn_in_order(chat_env, tmp_path):
         )
         procs.append((proc, stdin))
     results = [proc.communicate(stdin, timeout=300) for proc, stdin in procs]
-    for (proc, _), (out, err) in zip(procs, results, strict=True):
+    for (proc, _), (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
     messages = saved_messages(tmp_path / "home" / "sessions.sqlite", "shared")
     humans = [m.text for m in messages if isinstance(m, HumanMessage)]

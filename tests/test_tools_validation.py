@@ -6,7 +6,8 @@ before validating, it would raise ModelUnavailableError instead of ToolInputErro
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
