@@ -245,3 +245,20 @@ def test_a_questions_file_with_a_bom(tmp_path, capsys):
     assert code == 0, err
     asked = [json.loads(line)["question"] for line in out.splitlines()]
     assert asked == ["What is a GAN?", "What is diffusion?"]
+
+
+def test_cancelling_a_chat_turn_logs_no_callback_error(caplog):
+    import logging
+
+    from genlab.agents import ChatSession, build_agent
+    from genlab.agents.testing import ScriptedChatModel
+
+    session = ChatSession(build_agent(ScriptedChatModel(script=["word " * 200], delay=0.01), []))
+    with caplog.at_level(logging.WARNING):
+        events = session.stream("hi")
+        for count, _ in enumerate(events):
+            if count == 3:
+                break  # what Ctrl-C does in the REPL
+        events.close()
+        assert session.wait(30)
+    assert [r.getMessage() for r in caplog.records if "callback" in r.getMessage()] == []
