@@ -310,7 +310,13 @@ def _terminal_reader() -> Callable[[], str]:
 
     home = get_settings().home
     home.mkdir(parents=True, exist_ok=True)
-    prompt = PromptSession(history=FileHistory(str(home / "chat_history")))
+    from prompt_toolkit.output import create_output
+
+    from genlab.terminal import raw_stdout
+
+    # prompt_toolkit draws the input line with its own escape codes: it writes to the real
+    # stdout, not the CLI's terminal-safe wrapper (which would strip them).
+    prompt = PromptSession(history=FileHistory(str(home / "chat_history")), output=create_output(stdout=raw_stdout()))
     return lambda: prompt.prompt(PROMPT)
 
 
