@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import _STATE, app
-from genlab.cli.common import ModelOption
+from genlab.cli.common import JsonOption, ModelOption, print_json
+from genlab.errors import InvalidInputError
 
 
 @app.command("chat")
@@ -17,14 +18,46 @@ def chat_command(
         typer.Option("--session", help="Save the conversation under this name (in GENLAB_HOME) and resume it next time."),
     ] = None,
     model: ModelOption = None,
+    list_sessions: Annotated[
+        bool, typer.Option("--list", help="List the saved sessions (messages, last use) and exit.")
+    ] = False,
+    delete: Annotated[str | None, typer.Option("--delete", help="Delete the saved session NAME and exit.")] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Talk to the course assistant: course questions, summaries, classification, stories, images, music.
 
-    In the chat: /help, /tools, /reset, /session, /exit. Ctrl-C cancels an answer; Ctrl-D leaves.
+    In the chat: /help, /tools, /reset, /session, /sessions, /exit. Ctrl-C cancels an answer;
+    Ctrl-D leaves. Two chats on one session both keep their turns, one after the other.
     """
+    if list_sessions or delete is not None:
+        if list_sessions and delete is not None:
+            raise InvalidInputError("give --list or --delete NAME, not both")
+        if session is not None:
+            raise InvalidInputError("--list and --delete do not take --session")
+        _manage_sessions(delete, json_output)
+        return
+    if json_output:
+        raise InvalidInputError("--json goes with --list or --delete; a chat prints text")
     from genlab.agents.repl import run_chat
 
     code = run_chat(session=session, model=model, debug=_STATE["debug"])
     if code:
         raise typer.Exit(code)
 
+
+def _manage_sessions(delete: str | None, json_output: bool) -> None:
+    from genlab.agents.memory import delete_session, list_sessions, sessions_path
+
+    if delete is not None:
+        delete_session(delete)
+        if json_output:
+            print_json({"deleted": delete})
+        else:
+            print(f"deleted session {delete}")
+        return
+    if json_output:
+        print_json({"sessions": [info.model_dump(mode="json") for info in list_sessions()], "path": str(sessions_path())})
+        return
+    from genlab.agents.repl import format_sessions
+
+    print(format_sessions())

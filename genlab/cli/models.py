@@ -8,6 +8,7 @@ import typer
 
 from genlab.cli.app import app
 from genlab.cli.common import JsonOption, print_json, stdout_console
+from genlab.terminal import safe_text
 
 
 @app.command("models")
@@ -37,6 +38,6 @@ def models_command(
 
     table = Table("role", "model", "available", "where / why not")
     for r in rows:
-        table.add_row(r.role, r.model, "yes" if r.available else "no", r.detail)
+        table.add_row(r.role, safe_text(r.model), "yes" if r.available else "no", safe_text(r.detail))
     stdout_console().print(table)
 

@@ -11,6 +11,7 @@ import typer
 from genlab.cli.app import app
 from genlab.cli.common import JsonOption, print_json, show_progress, stdout_console
 from genlab.errors import InvalidInputError
+from genlab.terminal import safe_text
 
 
 class _EmbeddingProgress:
@@ -86,7 +87,7 @@ def _print_answer(result: dict[str, Any]) -> None:
     if console.is_terminal:
         from rich.markdown import Markdown
 
-        console.print(Markdown(result["answer"]))
+        console.print(Markdown(safe_text(result["answer"])))
         console.print()
         console.print("[bold]Sources[/bold]")
     else:
@@ -99,7 +100,7 @@ def _print_answer(result: dict[str, Any]) -> None:
         if console.is_terminal:
             from rich.markup import escape
 
-            console.print(escape(line))
+            console.print(escape(safe_text(line)))
         else:
             print(line)
 
@@ -149,7 +150,7 @@ def _read_questions(path: Path) -> list[str]:
     if path.is_dir():
         raise InvalidInputError(f"{path} is a folder; give a text file with one question per line")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM is not part of the first question
     except UnicodeDecodeError:
         raise InvalidInputError(f"{path} is not UTF-8 text; give a text file with one question per line") from None
     from genlab.retrieval.search import check_question
