@@ -414,10 +414,14 @@ def test_write_story_tool_never_returns_a_rejected_story() -> None:
     assert "Gore." in out
 
 
-def test_write_story_tool_reports_bad_arguments_as_its_result() -> None:
+def test_write_story_tool_raises_on_bad_arguments_from_python() -> None:
+    """Like every genlab tool: called directly it raises one line; only the agent makes it a message."""
+    from genlab.tools import ToolInputError
+
     tool = make_write_story_tool(FakeListLLM(responses=["x"]), FakeListLLM(responses=["Yes"]))
-    out = tool.invoke({"setting": "x" * 400})
-    assert "setting" in out and "300" in out
+    with pytest.raises(ToolInputError) as caught:
+        tool.invoke({"setting": "x" * 400})
+    assert "setting" in str(caught.value) and "300" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_write_story_tool_async() -> None:

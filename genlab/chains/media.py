@@ -229,7 +229,7 @@ def story_with_media(
         image = ImageOptions.model_validate(image) if isinstance(image, dict) else image
         music = MusicOptions.model_validate(music) if isinstance(music, dict) else music
     except ValidationError as exc:
-        raise InvalidInputError(str(exc.errors(include_url=False)[0]["msg"])) from None
+        raise InvalidInputError(describe_validation_error(exc)) from None
     _check_options(image, music)
     base = story_then_moderate(story_llm, moderator_llm, classifier=classifier, max_rewrites=max_rewrites)
     return StoryWithMedia(

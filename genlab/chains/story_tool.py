@@ -7,18 +7,16 @@ importing :data:`write_story`) loads no model.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from genlab.chains.base import LLMLike
 from genlab.chains.moderation import ClassifierLike
 from genlab.chains.prompts import COURSE_STORY_EXAMPLE
 from genlab.chains.story import MAX_VARIABLE_CHARS, StoryInputs, story_then_moderate
-from genlab.errors import GenlabError
+from genlab.tools.base import GenlabTool
 
 
 def _arg(name: str, description: str) -> Any:
@@ -36,8 +34,12 @@ class WriteStoryArgs(StoryInputs):
     outcome: str = _arg("outcome", "How it ends (default 'a world filled with endless possibilities').")
 
 
-class WriteStoryTool(BaseTool):
-    """Writes a children's story with the story-then-moderate chain; returns only approved stories."""
+class WriteStoryTool(GenlabTool):
+    """Writes a children's story with the story-then-moderate chain; returns only approved stories.
+
+    Like every genlab tool, called from Python it raises on bad arguments or an unavailable
+    model; the agent turns those errors into tool messages.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -49,44 +51,18 @@ class WriteStoryTool(BaseTool):
         "that passed, and why."
     )
     args_schema: type[BaseModel] = WriteStoryArgs
-    handle_tool_error: Any = True
-    """Return a model or input problem as the tool's result, so the agent can tell the user."""
-    handle_validation_error: Any = Field(default_factory=lambda: _describe_validation_error)
-    """Return bad arguments (blank, too long) as the tool's result, naming each one."""
     chain: Runnable[Any, Any]
     """The story-then-moderate chain the tool runs."""
 
-    def _run(self, run_manager: Optional[CallbackManagerForToolRun] = None, **kwargs: Any) -> str:
-        config = {"callbacks": run_manager.get_child()} if run_manager else None
-        try:
-            result = self.chain.invoke(_with_defaults(kwargs), config=config)
-        except GenlabError as exc:
-            raise ToolException(str(exc)) from exc
-        return tool_message(result)
-
-    async def _arun(self, run_manager: Optional[AsyncCallbackManagerForToolRun] = None, **kwargs: Any) -> str:
-        config = {"callbacks": run_manager.get_child()} if run_manager else None
-        try:
-            result = await self.chain.ainvoke(_with_defaults(kwargs), config=config)
-        except GenlabError as exc:
-            raise ToolException(str(exc)) from exc
-        return tool_message(result)
+    def _execute(self, **kwargs: Any) -> str:
+        # The chain's runs nest under the tool's: LangChain passes the tool's run config down
+        # through its context, so no callbacks are threaded by hand.
+        return tool_message(self.chain.invoke(_with_defaults(kwargs)))
 
 
 def _with_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     # The course's example fills any variable the caller left out.
     return {**COURSE_STORY_EXAMPLE, **{k: v for k, v in kwargs.items() if v is not None}}
-
-
-def _describe_validation_error(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item.get("loc", ())) or "input"
-        problems.append(f"{where}: {str(item.get('msg', 'invalid')).removeprefix('Value error, ')}")
-    return (
-        "bad write_story arguments: " + "; ".join(problems)
-        + f" (each story element must be text of 1 to {MAX_VARIABLE_CHARS} characters)"
-    )
 
 
 def tool_message(result: dict[str, Any]) -> str:

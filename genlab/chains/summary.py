@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from genlab.chains.base import LLMLike, Plan, StageCall, StagedChain, resolve_llm, text_chain
 from genlab.chains.prompts import MAP_SUMMARY_PROMPT, REDUCE_SUMMARY_PROMPT
-from genlab.errors import InvalidInputError
+from genlab.errors import InvalidInputError, describe_validation_error
 from genlab.tools.summarization import cap_words
 
 #: Rounds of grouping summaries (LLM path) before the final prompt is sent regardless.
@@ -276,6 +276,4 @@ def summarize_document(
             chunk_overlap=chunk_overlap,
         )
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in error.get("loc", ())) or "settings"
-        raise InvalidInputError(f"{where}: {str(error['msg']).removeprefix('Value error, ')}") from None
+        raise InvalidInputError(describe_validation_error(exc, SummarizeDocument)) from None

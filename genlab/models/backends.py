@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.errors import InvalidInputError, ModelUnavailableError, describe_validation_error
 from genlab.models.generation import DEFAULT_MAX_NEW_TOKENS
 from genlab.settings import ROLES, Settings, get_settings
 
@@ -318,9 +318,7 @@ def load_llm(model: str | None = None, *, role: str = "text", settings: Settings
         return LocalLLM(model_id=model, role=role, settings=settings_given, **generation)
     except ValidationError as exc:
         # A wrong type (stop=3, batch_size=0...): one line naming the setting, as for the others.
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        raise InvalidInputError(f"{where}: {error['msg']}") from exc
+        raise InvalidInputError(describe_validation_error(exc)) from None
 
 
 def load_chat_model(
