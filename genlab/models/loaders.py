@@ -117,6 +117,9 @@ def load_text_to_audio(source: str, device: str, dtype: Any, trust_remote_code: 
 def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     from diffusers import AutoPipelineForText2Image
 
+    from genlab.logs import quiet_diffusers
+
+    quiet_diffusers()
     pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)  # genlab shows its own progress
