@@ -41,7 +41,7 @@ def test_story_seed_repeats_a_sampled_story(tiny_env, capsys) -> None:
         (["chat", "--temperature", "-0.5"], "temperature must be a number >= 0"),
         (["chat", "--seed", "-3"], "seed must be an integer >= 0"),
         (["ask", "What is a GAN?", "--llm", "--max-new-tokens", "0"], "max_new_tokens must be an integer >= 1"),
-        (["ask", "What is a GAN?", "--temperature", "0.5"], "--temperature applies only to answers written by a model: add --llm"),
+        (["ask", "What is a GAN?", "--temperature", "0.5"], "--temperature applies only to answers written by a model"),
     ],
 )
 def test_bad_generation_flags_exit_2_before_any_model(args, expected, capsys) -> None:

@@ -21,7 +21,9 @@ _STATE: dict[str, Any] = {"debug": False}
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors, and the libraries' own logs and progress bars.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors, and the libraries' own logs and progress bars.")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
 ) -> None:
     if version:

@@ -43,7 +43,9 @@ def story_command(
     height: Annotated[int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the story, the moderator, the picture and the music: the same seed gives the same result.")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the story, its moderation, the picture and the music: same seed, same result.")
+    ] = None,
     out: OutOption = None,
     model: ModelOption = None,
     max_new_tokens: MaxNewTokensOption = None,
