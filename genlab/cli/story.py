@@ -44,7 +44,7 @@ def story_command(
     steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the story, its moderation, the picture and the music: same seed, same result.")
+        int | None, typer.Option("--seed", help="Seed of the story, its moderation, the picture and the music.")
     ] = None,
     out: OutOption = None,
     model: ModelOption = None,
