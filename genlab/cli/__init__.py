@@ -14,7 +14,7 @@ from typing import Any
 # Each module registers its commands on the one app; the order is the order in --help.
 from genlab.cli import chat, media, models, retrieval, story  # noqa: F401  (registers commands)
 from genlab.cli.app import _STATE, app
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, ModelUnavailableError
 
 __all__ = ["app", "main"]
 
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         message = " ".join(exc.format_message().split())
         _fail(f"{message} (see `genlab --help`)", getattr(exc, "exit_code", 2))
     except GenlabError as exc:
+        if isinstance(exc, ModelUnavailableError) and exc.origin == "model=" and "--model" in args:
+            exc.origin = "--model"  # the commands pass --model on as model=: name what the user typed
         _fail(" ".join(str(exc).split()), 2)
     except ValidationError as exc:  # settings from the environment or genlab.toml
         _fail(_settings_error(exc), 2)

@@ -307,7 +307,7 @@ class ChatLocalModel(BaseChatModel):
                 getattr(self.llm, "role", "chat"),
                 str(self.model_id or "the configured model"),
                 "its tokenizer has no chat template (a base model, not an instruct model)",
-                fixes="set GENLAB_CHAT_MODEL to an instruct model such as Qwen/Qwen2.5-1.5B-Instruct",
+                want="an instruct model such as Qwen/Qwen2.5-1.5B-Instruct",
             )
         if plan.schemas and "tools" not in str(template):
             logger.warning("the chat template of %s does not render tools; the model will not see them", self.model_id)
