@@ -121,7 +121,7 @@ def image_command(
             progress=bar.callback,
         )
     if json_output:
-        print_json(result.model_dump(mode="json", exclude={"prompt"}))
+        print_json(result.model_dump(mode="json"))  # everything needed to draw the same images again
         return
     for image in result.images:
         print(f"{image.path}  ({image.width}x{image.height}, seed {image.seed}, {image.steps} steps)")
@@ -142,7 +142,7 @@ def music_command(
     with _ToolsProgress("composing", show_progress(json_output)) as bar:
         result = compose_music(prompt, duration_s=duration, seed=seed, model=model, out_dir=out, progress=bar.callback)
     if json_output:
-        print_json(result.model_dump(mode="json", exclude={"prompt", "seed"}))
+        print_json(result.model_dump(mode="json"))  # everything needed to make the same clip again
         return
     print(f"{result.path}  ({result.duration_s:.2f} s at {result.sampling_rate} Hz, seed {result.seed})")
 

@@ -72,6 +72,9 @@ class ImageResult(BaseModel):
     model: str
     """The model id or folder the images were drawn with."""
     prompt: str
+    negative_prompt: str = ""
+    guidance_scale: float
+    """With the prompt, the model and each image's size, seed and steps: all it takes to draw it again."""
 
 
 def generate_images(
@@ -168,7 +171,10 @@ def generate_images(
             files.append(
                 ImageFile(path=pending.path, width=picture.width, height=picture.height, seed=image_seed, steps=request.steps)
             )
-    return ImageResult(images=files, model=model_id, prompt=request.prompt)
+    return ImageResult(
+        images=files, model=model_id, prompt=request.prompt,
+        negative_prompt=request.negative_prompt, guidance_scale=request.guidance_scale,
+    )
 
 
 def _accepts(pipe: Any, parameter: str) -> bool:
