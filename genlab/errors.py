@@ -77,3 +77,11 @@ class ModelUnavailableError(GenlabError):
 
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""
+
+
+class GenerationCancelled(KeyboardInterrupt):
+    """A long generation was cancelled (Ctrl-C, or its ``cancel`` event was set).
+
+    A ``KeyboardInterrupt`` so that code which already stops on Ctrl-C stops on it too; the
+    files of the cancelled call are removed before it propagates. The CLI exits with 130.
+    """

@@ -56,13 +56,19 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:  # settings from the environment or genlab.toml
         _fail(_settings_error(exc), 2)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        # Generated files are written under a temporary name and removed on the way out.
+        sys.stderr.write("genlab: cancelled\n")
+        raise SystemExit(130) from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line unless --debug
         if _STATE["debug"] or "--debug" in args:
             import traceback
 
             traceback.print_exc()
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+    if result == 130:
+        # Typer turns a KeyboardInterrupt (Ctrl-C, or a cancelled generation) into exit code 130
+        # without a word; generated files were written under a temporary name and removed.
+        sys.stderr.write("genlab: cancelled\n")
     if isinstance(result, int) and result:
         raise SystemExit(result)
 
