@@ -75,6 +75,26 @@ class ModelUnavailableError(GenlabError):
         return f"{self.role} model {self.model_id!r}{passed} is not available: {self.reason}; {self.fixes}."
 
 
+class ContextTooLongError(InvalidInputError):
+    """A prompt plus the tokens to generate do not fit the model's context.
+
+    Attributes:
+        prompt_tokens: Tokens of the (longest) prompt.
+        max_new_tokens: Tokens asked for.
+        context: The model's context length.
+    """
+
+    def __init__(self, prompt_tokens: int, max_new_tokens: int, context: int, advice: str | None = None) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.max_new_tokens = max_new_tokens
+        self.context = context
+        advice = advice or "use a model with a longer context, a shorter input, or a lower max_new_tokens"
+        super().__init__(
+            f"the prompt is {prompt_tokens} tokens; with max_new_tokens={max_new_tokens} it exceeds "
+            f"the model's context of {context} tokens: {advice}"
+        )
+
+
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""
 
