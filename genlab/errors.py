@@ -16,6 +16,25 @@ class InvalidInputError(GenlabError, ValueError):
     """An argument is outside what is allowed; the message says what is allowed."""
 
 
+class PromptTooLongError(InvalidInputError):
+    """A prompt and the tokens asked for do not fit the model's context.
+
+    Raised in one place (the local generation code) so that callers that build prompts (the
+    few-shot tool, the summarizer) can say what to shorten in their own terms.
+
+    Attributes:
+        prompt_tokens: Tokens in the longest prompt.
+        new_tokens: Tokens the call asked to generate.
+        context: The model's context length in tokens.
+    """
+
+    def __init__(self, message: str, *, prompt_tokens: int, new_tokens: int, context: int) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.new_tokens = new_tokens
+        self.context = context
+
+
 class ModelUnavailableError(GenlabError):
     """A model for a role cannot be loaded: not on disk, not cached, or the wrong kind.
 
@@ -73,26 +92,6 @@ class ModelUnavailableError(GenlabError):
     def __str__(self) -> str:
         passed = f" passed with {self.origin}" if self.origin else ""
         return f"{self.role} model {self.model_id!r}{passed} is not available: {self.reason}; {self.fixes}."
-
-
-class ContextTooLongError(InvalidInputError):
-    """A prompt plus the tokens to generate do not fit the model's context.
-
-    Attributes:
-        prompt_tokens: Tokens of the (longest) prompt.
-        max_new_tokens: Tokens asked for.
-        context: The model's context length.
-    """
-
-    def __init__(self, prompt_tokens: int, max_new_tokens: int, context: int, advice: str | None = None) -> None:
-        self.prompt_tokens = prompt_tokens
-        self.max_new_tokens = max_new_tokens
-        self.context = context
-        advice = advice or "use a model with a longer context, a shorter input, or a lower max_new_tokens"
-        super().__init__(
-            f"the prompt is {prompt_tokens} tokens; with max_new_tokens={max_new_tokens} it exceeds "
-            f"the model's context of {context} tokens: {advice}"
-        )
 
 
 class IndexCorruptError(GenlabError):

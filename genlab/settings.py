@@ -7,11 +7,14 @@ file (``$GENLAB_CONFIG`` or ``./genlab.toml``), the defaults below.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 #: The roles a model can play; each has a ``GENLAB_<ROLE>_MODEL`` variable.
@@ -86,6 +89,26 @@ class Settings(BaseSettings):
     ``error`` hides their warnings and progress bars; ``warning`` or lower shows them. genlab's
     own progress bars and errors are not affected."""
 
+    # -- model servers (see genlab.models.backends) ---------------------------------------
+    openai_base_url: str | None = None
+    """Base URL of the OpenAI-compatible server behind ``openai:NAME`` models (vLLM, TGI,
+    llama.cpp's server, LM Studio, ``transformers serve``), e.g. ``http://127.0.0.1:8000/v1``.
+    Unset: OpenAI's own API (then ``openai_api_key`` must be set)."""
+    openai_api_key: SecretStr | None = None
+    """API key sent to that server; local servers accept any value (a placeholder is sent)."""
+    ollama_base_url: str | None = "http://localhost:11434"
+    """Base URL of the Ollama server behind ``ollama:NAME`` models."""
+    text_base_url: str | None = None
+    """Server URL for the text role only, overriding the provider's base URL."""
+    chat_base_url: str | None = None
+    """Server URL for the chat role only, overriding the provider's base URL."""
+    summary_base_url: str | None = None
+    """Server URL for the summary role only, overriding the provider's base URL."""
+    few_shot_base_url: str | None = None
+    """Server URL for the few-shot role only, overriding the provider's base URL."""
+    request_timeout: float = Field(default=120.0, gt=0)
+    """Seconds a request to a model server may take before it fails."""
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
@@ -94,6 +117,23 @@ class Settings(BaseSettings):
         if base not in {"auto", "cpu", "cuda", "mps"} or (":" in value and base != "cuda"):
             raise ValueError("device must be one of auto, cpu, cuda, cuda:N, mps")
         return value
+
+    @field_validator("openai_base_url", "ollama_base_url", "text_base_url", "chat_base_url", "summary_base_url", "few_shot_base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # empty means unset
+        value = value.strip().rstrip("/")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL such as http://127.0.0.1:8000/v1, got {value[:200]!r}")
+        return value
+
+    def base_url_for(self, role: str) -> str | None:
+        """Return the server URL configured for ``role`` alone, or None (then the provider's own)."""
+        return getattr(self, f"{role}_base_url", None)
 
     @classmethod
     def settings_customise_sources(
@@ -130,7 +170,41 @@ class Settings(BaseSettings):
         return self.output_dir or self.home / "outputs"
 
 
+#: Settings injected for the code running in this context (see :func:`use_settings`).
+_ACTIVE: ContextVar[Settings | None] = ContextVar("genlab_settings", default=None)
+
+
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Return the process-wide settings (read once; call ``get_settings.cache_clear()`` to re-read)."""
+def _process_settings() -> Settings:
     return Settings()
+
+
+def get_settings() -> Settings:
+    """Return the settings in force: those of :func:`use_settings`, else the process-wide ones.
+
+    The process-wide settings are read once; call ``get_settings.cache_clear()`` to re-read.
+    """
+    active = _ACTIVE.get()
+    return active if active is not None else _process_settings()
+
+
+get_settings.cache_clear = _process_settings.cache_clear  # type: ignore[attr-defined]
+
+
+@contextmanager
+def use_settings(settings: Settings | None) -> Iterator[None]:
+    """Make ``settings`` the ones :func:`get_settings` returns inside the ``with`` block.
+
+    This is how a ``Settings`` passed to ``build_agent`` / ``default_tools`` reaches every
+    tool, chain and model load below it (the runtime's device, dtype, budget, the output
+    folder, the size limits) without each function taking a ``settings`` argument. ``None``
+    changes nothing. Context variables follow asyncio tasks and LangChain's executor threads.
+    """
+    if settings is None:
+        yield
+        return
+    token = _ACTIVE.set(settings)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)

@@ -1,7 +1,7 @@
 """The course assistant driven by a scripted chat model over the real tools.
 
 The chat model is the only stand-in (LangChain's fake models cannot call tools; see
-genlab.agents.testing); the tools run their real tiny models, the checkpointers are
+genlab.testing); the tools run their real tiny models, the checkpointers are
 LangGraph's real ones, the saved sessions a real SQLite file.
 """
 
@@ -22,7 +22,7 @@ from genlab.agents import DEFAULT_TOOL_NAMES, SYSTEM_PROMPT, ChatSession, agent_
 from genlab.agents.memory import SessionRegistry, open_checkpointer
 from genlab.agents.agent import CANCELLED_TOOL_RESULT
 from genlab.agents.session import TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
-from genlab.agents.testing import ScriptedChatModel, last_tool_result, tool_call
+from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
 from genlab.errors import InvalidInputError, ModelUnavailableError
 
 
@@ -112,7 +112,7 @@ def test_a_course_question_is_answered_from_search_course_with_citations():
     def answer(messages):
         return f"A GAN pits a generator against a discriminator. Sources: {last_tool_result(messages)}"
 
-    model = ScriptedChatModel(script=[tool_call("search_course", query="GANs versus diffusion models"), answer])
+    model = ScriptedChatModel(script=[tool_call_message("search_course", query="GANs versus diffusion models"), answer])
     session = ChatSession(build_agent(model, default_tools()))
     events = list(session.stream("How do GANs differ from diffusion models?"))
 
@@ -140,7 +140,7 @@ def test_an_image_request_draws_with_the_tiny_model_and_reports_the_path(tiny_en
         result = json.loads(last_tool_result(messages))
         return "Here is your fox: " + ", ".join(image["path"] for image in result["images"])
 
-    draw = tool_call("generate_image", prompt="a red fox in the snow", width=64, height=64, steps=2, seed=7)
+    draw = tool_call_message("generate_image", prompt="a red fox in the snow", width=64, height=64, steps=2, seed=7)
     model = ScriptedChatModel(script=[draw, report])
     answer = ChatSession(build_agent(model)).ask("Draw me a red fox in the snow")
 
@@ -157,7 +157,7 @@ def test_tool_arguments_are_validated_before_anything_runs(tiny_env, tmp_path, m
     monkeypatch.setenv("GENLAB_OUTPUT_DIR", str(tmp_path / "outputs"))
     get_settings.cache_clear()
     loads_before = sum(get_runtime().load_counts.values())
-    bad = tool_call("generate_image", prompt="   ", width=65, steps=-1)
+    bad = tool_call_message("generate_image", prompt="   ", width=65, steps=-1)
     model = ScriptedChatModel(script=[bad, lambda msgs: "Sorry: " + last_tool_result(msgs)])
     events = list(ChatSession(build_agent(model)).stream("draw nothing"))
 
@@ -183,8 +183,8 @@ def test_a_failing_tool_comes_back_as_a_tool_message_and_the_session_goes_on(mon
 
     model = ScriptedChatModel(
         script=[
-            tool_call("summarize", text="A long text about diffusion models. " * 5),
-            tool_call("explode", text="x"),
+            tool_call_message("summarize", text="A long text about diffusion models. " * 5),
+            tool_call_message("explode", text="x"),
             lambda msgs: "Both tools failed; here is what they said.",
             "Still here.",
         ]
@@ -206,7 +206,7 @@ def test_a_failing_tool_comes_back_as_a_tool_message_and_the_session_goes_on(mon
 
 
 def test_a_runaway_tool_loop_stops_at_the_step_limit_with_a_clear_message():
-    model = ScriptedChatModel(script=[tool_call("lookup", key="alpha")], cycle=True)
+    model = ScriptedChatModel(script=[tool_call_message("lookup", key="alpha")], cycle=True)
     session = ChatSession(build_agent(model, [lookup], max_model_calls=3), max_model_calls=3)
     events = list(session.stream("loop"))
     end = events[-1]
@@ -263,7 +263,7 @@ def test_two_turns_remember_and_two_sessions_stay_apart():
 def test_abatch_over_four_sessions_shows_no_cross_talk():
     def echo_with_tool(messages):
         if isinstance(messages[-1], HumanMessage):
-            return tool_call("lookup", key=messages[-1].text.split()[-1])
+            return tool_call_message("lookup", key=messages[-1].text.split()[-1])
         return f"{human_texts(messages)} -> {last_tool_result(messages)}"
 
     agent = build_agent(ScriptedChatModel(script=[echo_with_tool], cycle=True), [lookup])
@@ -288,7 +288,7 @@ RESTART_SCRIPT = textwrap.dedent(
     from langchain_core.messages import HumanMessage
     from genlab.agents import ChatSession, build_agent
     from genlab.agents.memory import SessionRegistry, open_checkpointer
-    from genlab.agents.testing import ScriptedChatModel
+    from genlab.testing import ScriptedChatModel
 
     db, name, text = sys.argv[1:4]
     def recall(messages):
@@ -351,7 +351,7 @@ def test_cancelling_a_turn_returns_at_once_and_the_next_turn_sees_a_valid_histor
         return "slow result"
 
     # the cancelled turn stops before its next model call, so the script has no reply for it
-    model = ScriptedChatModel(script=[tool_call("slow", x=1), "second answer"])
+    model = ScriptedChatModel(script=[tool_call_message("slow", x=1), "second answer"])
     session = ChatSession(build_agent(model, [slow]))
     stream = session.stream("start something slow")
     for event in stream:
@@ -377,7 +377,7 @@ def test_cancelling_while_the_model_streams_stops_it_and_runs_no_tool():
         ran.append(x)
         return "recorded"
 
-    talkative = AIMessage(content="let me think about that " * 20, tool_calls=[tool_call("record", x=1).tool_calls[0]])
+    talkative = AIMessage(content="let me think about that " * 20, tool_calls=[tool_call_message("record", x=1).tool_calls[0]])
     model = ScriptedChatModel(script=[talkative, "short answer"], delay=0.02)
     session = ChatSession(build_agent(model, [record]))
     stream = session.stream("go")
@@ -405,7 +405,7 @@ def test_a_turn_cancelled_during_a_model_call_skips_the_tools_it_asked_for():
 
     def cancelled_while_thinking(messages):
         cancel.set()  # as if the learner pressed Ctrl-C while the model was generating
-        return tool_call("record", x=1)
+        return tool_call_message("record", x=1)
 
     model = ScriptedChatModel(script=[cancelled_while_thinking, "never reached"])
     agent = build_agent(model, [record])
@@ -439,7 +439,7 @@ def test_a_dangling_tool_call_is_closed_before_the_next_turn():
 
 def test_chat_factory_variable_names_the_model(monkeypatch, tmp_path):
     (tmp_path / "my_factory.py").write_text(
-        "from genlab.agents.testing import ScriptedChatModel\n"
+        "from genlab.testing import ScriptedChatModel\n"
         "def make(model=None):\n"
         "    return ScriptedChatModel(script=[f'model={model}'])\n"
         "def wrong(model=None):\n"

@@ -142,3 +142,21 @@ def test_bad_music_settings_and_output_folder_are_refused_when_built(tmp_path: P
 )
 def test_clean_media_prompt(answer: str, expected: str) -> None:
     assert clean_media_prompt(answer, "FALLBACK") == expected
+
+
+def test_the_media_chain_declares_the_fields_it_returns(tiny_env, tmp_path) -> None:
+    from langchain_core.language_models import FakeListLLM
+
+    from genlab.chains.media import ImageOptions, story_with_media
+
+    chain = story_with_media(
+        FakeListLLM(responses=["A kind tale.", "a hill at dawn"]),
+        FakeListLLM(responses=["Yes."]),
+        image=ImageOptions(width=64, height=64, steps=2, seed=1),
+        output_dir=tmp_path,
+    )
+    schema = chain.get_output_schema()
+    result = chain.invoke(dict(COURSE_STORY_EXAMPLE))
+    assert set(result) <= set(schema.model_fields)
+    assert {"image_path", "audio_path"} <= set(schema.model_fields)
+    schema.model_validate(result)  # the declared model accepts what the chain returns

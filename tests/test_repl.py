@@ -19,7 +19,7 @@ import pytest
 
 from genlab.agents import DEFAULT_TOOL_NAMES, ChatSession, build_agent
 from genlab.agents.repl import Renderer, Repl
-from genlab.agents.testing import ScriptedChatModel, last_tool_result, tool_call
+from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -27,7 +27,7 @@ FACTORY = textwrap.dedent(
     '''
     """Scripted chat model for the REPL tests (GENLAB_CHAT_FACTORY=repl_factory:make)."""
     from langchain_core.messages import HumanMessage, ToolMessage
-    from genlab.agents.testing import ScriptedChatModel, last_tool_result, tool_call
+    from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
 
     def policy(messages):
         last = messages[-1]
@@ -36,7 +36,7 @@ FACTORY = textwrap.dedent(
             return "From the course notes: " + first_passage
         text = last.text
         if "course" in text:
-            return tool_call("search_course", query=text)
+            return tool_call_message("search_course", query=text)
         if "slow" in text:
             return "this answer takes a long time to write " * 3
         heard = sum(isinstance(m, HumanMessage) for m in messages)
@@ -96,7 +96,7 @@ def test_repl_commands_and_a_turn_with_a_tool_trace():
         More text that /tools does not show."""
         return "value-of-" + key
 
-    model = ScriptedChatModel(script=[tool_call("lookup", key="alpha"), lambda m: "The answer is " + last_tool_result(m)])
+    model = ScriptedChatModel(script=[tool_call_message("lookup", key="alpha"), lambda m: "The answer is " + last_tool_result(m)])
     session = ChatSession(build_agent(model, [lookup]), name="demo")
     out, err, code = run_repl(
         session, ["/help", "/tools", "", "/nope", "what is alpha?", "/session", "/reset", "/session", "/exit", "never read"]

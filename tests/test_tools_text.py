@@ -93,19 +93,28 @@ def test_max_words_caps_the_summary(tiny_env) -> None:
 
 @pytest.mark.parametrize("role_model", ["chat", "causal"])
 def test_an_instruct_model_can_summarize(tiny_env, role_model: str, monkeypatch) -> None:
-    from genlab.models import get_model
+    from genlab.models import LocalLLM
 
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = LocalLLM.complete
+
+    def spy(self, prompts, stop=None, **kwargs):
+        calls.extend((prompt, kwargs) for prompt in prompts)
+        return original(self, prompts, stop, **kwargs)
+
+    monkeypatch.setattr(LocalLLM, "complete", spy)
     model = str(getattr(tiny_env, role_model))
-    pipe = get_model("summary", model)
-    spy = CallSpy(monkeypatch, pipe)
     summary = summarize_text("Paris is the capital of France. It is large.", max_words=6, model=model)
     assert isinstance(summary, str) and len(summary.split()) <= 6
-    [prompt] = spy.inputs
+    [(prompt, kwargs)] = calls
     assert "Paris is the capital of France. It is large." in prompt
     assert "at most 6 words" in prompt
-    assert spy.kwargs[0]["return_full_text"] is False
     if role_model == "chat":
         assert prompt.startswith("<|im_start|>") and prompt.endswith("<|im_start|>assistant\n")
+        # The chat template already put the special tokens in: none are added twice (no double BOS).
+        assert kwargs["add_special_tokens"] is False
+    else:
+        assert kwargs["add_special_tokens"] is True
 
 
 def test_an_instruct_model_splits_text_longer_than_its_context(tiny_env) -> None:
@@ -195,19 +204,23 @@ def test_answers_are_mapped_onto_the_labels(answer: str, label: str) -> None:
 
 
 def test_few_shot_runs_on_a_causal_model_and_stops_at_the_separator(tiny_env, monkeypatch) -> None:
-    from genlab.models import get_model
+    from genlab.models import LocalLLM, load_llm
 
-    pipe = get_model("few_shot")
-    spy = CallSpy(monkeypatch, pipe)
+    calls: list[tuple[list[str], dict[str, Any]]] = []
+    original = LocalLLM.complete
+
+    def spy(self, prompts, stop=None, **kwargs):
+        calls.append((prompts, {"stop": [*(self.stop or []), *(stop or [])], **self._call_settings(kwargs)[0]}))
+        return original(self, prompts, stop, **kwargs)
+
+    monkeypatch.setattr(LocalLLM, "complete", spy)
     label = classify_few_shot.invoke({"text": "Great pizza!", "labels": ["positive", "negative"], "examples": REVIEWS})
     assert label in {"positive", "negative", "unknown"}
-    [prompt] = spy.inputs
+    [([prompt], settings)] = calls
     assert prompt.endswith("Text: Great pizza!\nLabel:")
-    kwargs = spy.kwargs[0]
-    assert kwargs["stop_strings"] == ["###"] and kwargs["tokenizer"] is pipe.tokenizer
-    assert kwargs["return_full_text"] is False
-    raw = pipe(prompt, max_new_tokens=kwargs["max_new_tokens"], do_sample=False, return_full_text=False,
-               stop_strings=["###"], tokenizer=pipe.tokenizer)[0]["generated_text"]
+    assert settings["stop"] == ["###"] and settings["temperature"] == 0  # greedy, stopped at the separator
+    # The label is the model's own greedy answer, mapped onto the labels.
+    raw = load_llm(role="few_shot", temperature=0, stop=["###"], max_new_tokens=settings["max_new_tokens"]).invoke(prompt)
     assert label == match_label(raw, ["positive", "negative"])
 
 

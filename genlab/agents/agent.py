@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 #: Model calls one turn may make before it is stopped (each tool round is one call).
 DEFAULT_MAX_MODEL_CALLS = 8
 
-#: The graph node that ends a turn at the step limit (LangChain names it after the middleware).
-STEP_LIMIT_NODE = "StepLimit.before_model"
+#: ``response_metadata`` of the message that ends a turn at the step limit: readers of the
+#: stream recognise it by this mark, not by a graph node name LangChain may change.
+STEP_LIMIT_METADATA = {"genlab_stop_reason": "step_limit"}
 
 #: ``configurable`` key of a ``threading.Event`` that cancels a running turn (see :class:`TurnCancelled`).
 CANCEL_KEY = "genlab_cancel"
@@ -145,6 +146,12 @@ def tool_error_content(exc: Exception, request: Any) -> str:
     return f"Error: {name} failed: {detail}"
 
 
+def is_step_limit(message: Any) -> bool:
+    """Whether ``message`` is the one that ended a turn at the step limit."""
+    metadata = getattr(message, "response_metadata", None) or {}
+    return all(metadata.get(k) == v for k, v in STEP_LIMIT_METADATA.items())
+
+
 def _step_limit(limit: int) -> Any:
     from langchain.agents.middleware import ModelCallLimitMiddleware
     from langchain_core.messages import AIMessage
@@ -155,7 +162,9 @@ def _step_limit(limit: int) -> Any:
         def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
             update = super().before_model(state, runtime)
             if update is not None:
-                update["messages"] = [AIMessage(content=STEP_LIMIT_MESSAGE.format(limit=limit))]
+                update["messages"] = [
+                    AIMessage(content=STEP_LIMIT_MESSAGE.format(limit=limit), response_metadata=dict(STEP_LIMIT_METADATA))
+                ]
             return update
 
     return StepLimit(run_limit=limit, exit_behavior="end")

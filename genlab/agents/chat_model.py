@@ -1,10 +1,14 @@
-"""Choosing the agent's chat model: a given one, the local one, or one from a factory.
+"""Choosing the agent's chat model: a given one, the configured one, or one from a factory.
+
+The configured one comes from the one seam, :func:`genlab.models.load_chat_model`: a local
+model, or a server named by the model string (``openai:NAME``, ``ollama:NAME``).
 
 ``GENLAB_CHAT_FACTORY=package.module:function`` names a function that returns a LangChain
-chat model; ``genlab chat`` and :func:`genlab.agents.build_agent` then use it instead of
-the local model. It is how to put a model server behind the REPL without writing a new
-command (see docs/agents.md), and how the REPL's tests run it with a scripted model. The
-function is called with the ``--model`` value (or ``None``).
+chat model. It still earns its place beside the model strings: it is the only way to put a
+chat model that no model string can name behind ``genlab chat`` and ``genlab ui`` — a class
+of your own, a wrapper with guardrails, a provider's client configured beyond URL and key, or
+the scripted model the REPL and browser tests drive the agent with. The function is called
+with the ``--model`` value (or ``None``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def resolve_chat_model(
         model: A chat model (returned as is), a hub id or folder, or ``None`` for the
             configured one.
         settings: Settings whose ``chat_model`` is used when ``model`` is ``None``.
-        **generation: Generation settings for the local model (see :func:`genlab.models.load_chat_model`).
+        **generation: Generation settings (see :func:`genlab.models.load_chat_model`; mapped for a server).
 
     Raises:
         ModelUnavailableError: The model cannot be loaded, or ``GENLAB_CHAT_FACTORY`` does
@@ -54,14 +58,15 @@ def resolve_chat_model(
                 f"with {FACTORY_ENV} set, the function it names sets them"
             )
         return _from_factory(spec, model)
-    from genlab.models import get_runtime, load_chat_model
+    from genlab.models import load_chat_model, parse_model
+    from genlab.models.runtime import get_runtime
 
-    if model is None and settings is not None:
-        model = settings.chat_model
-    chat_model = load_chat_model(model, **generation)
-    # The local model loads on its first call; check now, from its config files only, that
-    # it can load, so a missing model is reported before the learner types a question.
-    get_runtime().key_for("chat", model)
+    chat_model = load_chat_model(model, settings=settings, **generation)
+    if not parse_model("chat", model, settings).remote:
+        # The local model loads on its first call; check now, from its config files only, that
+        # it can load, so a missing model is reported before the learner types a question.
+        # (A server is not contacted here: building an agent does no network I/O.)
+        get_runtime().key_for("chat", model, settings=settings)
     return chat_model
 
 

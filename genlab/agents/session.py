@@ -21,7 +21,7 @@ from genlab.agents.agent import (
     CANCEL_KEY,
     CANCELLED_TOOL_RESULT,
     DEFAULT_MAX_MODEL_CALLS,
-    STEP_LIMIT_NODE,
+    is_step_limit,
     TurnCancelled,
     agent_config,
     cancel_on_token,
@@ -237,7 +237,7 @@ class ChatSession:
                                 yield TextDelta(text=message.text)
                             if node == "model":
                                 streamed_in_step = False
-                            stopped = node == STEP_LIMIT_NODE
+                            stopped = is_step_limit(message)
                             last_text = message.text
                             for call in message.tool_calls:
                                 yield ToolCallEvent(name=call["name"], args=call["args"], id=call.get("id"))

@@ -59,10 +59,13 @@ def _configured(tool: BaseTool, settings: Settings) -> BaseTool:
     }
     if tool.name == "write_story":
         from genlab.chains import make_write_story_tool
-        from genlab.models import load_llm
+        from genlab.chains.base import LazyModel
+        from genlab.chains.story import MODERATOR_MAX_TOKENS
 
-        text_model = settings.model_for("text")  # lazy: nothing loads until the tool runs
-        return make_write_story_tool(load_llm(text_model), load_llm(text_model))
+        # Lazy: nothing loads (or connects) until the tool runs.
+        return make_write_story_tool(
+            LazyModel("text", settings=settings), LazyModel("text", settings=settings, max_new_tokens=MODERATOR_MAX_TOKENS)
+        )
     update: dict[str, object] = {}
     if tool.name in roles and "model" in type(tool).model_fields:
         update["model"] = settings.model_for(roles[tool.name])
@@ -70,4 +73,6 @@ def _configured(tool: BaseTool, settings: Settings) -> BaseTool:
         update["store"] = settings.store
     if "out_dir" in type(tool).model_fields:
         update["out_dir"] = settings.outputs
+    if "settings" in type(tool).model_fields:
+        update["settings"] = settings
     return tool.model_copy(update=update) if update else tool

@@ -1,10 +1,10 @@
 """What the chains share: the lazily loaded default model and the staged-batch runner.
 
-**Default models.** A chain built with ``llm=None`` gets a :class:`DefaultLLM`, a Runnable
-that calls :func:`genlab.models.load_llm` when it is first *used*, never when the chain is
-built: building a chain (or importing the ``write_story`` tool) loads no model. It asks
-for the model at every call, so a changed configuration takes effect on the next call; the
-model runtime keeps the weights loaded once per process.
+**Default models.** A chain built with ``llm=None`` gets a :class:`LazyModel`, a Runnable
+that asks :func:`genlab.models.resolve_model` for the role's model when it is first *used*,
+never when the chain is built: building a chain (or importing the ``write_story`` tool)
+loads no model and contacts no server. It asks at every call, so a changed configuration
+takes effect on the next call; the model runtime keeps local weights loaded once per process.
 
 **Staged chains.** A chain such as story -> moderate -> rewrite is a loop, which LCEL's
 operators cannot express, and running one input per thread (LangChain's default
@@ -26,37 +26,55 @@ from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from langchain_core.runnables.config import (
+    get_async_callback_manager_for_config,
+    get_callback_manager_for_config,
+    get_config_list,
+    patch_config,
+)
 from pydantic import ConfigDict
 
 from genlab.errors import InvalidInputError
+from genlab.models.backends import GENERATIVE_ROLES
+from genlab.settings import Settings
 
 LLMLike = Any
 """A LangChain LLM or chat model (any ``BaseLanguageModel``), or any Runnable taking a prompt."""
 
 
-class DefaultLLM(Runnable[Any, Any]):
-    """The configured local text model, loaded on first use (see the module docstring).
+class LazyModel(Runnable[Any, Any]):
+    """A proxy for the configured model of a role, resolved on first use (see the module docstring).
+
+    Every call asks :func:`genlab.models.resolve_model` for the model, so a changed
+    configuration takes effect on the next call; a local model's weights are loaded once per
+    process by the runtime, and a server model costs nothing to build.
 
     Args:
-        role: ``"text"`` for :func:`genlab.models.load_llm`'s default model, or
-            ``"few_shot"`` for ``GENLAB_FEW_SHOT_MODEL`` (which defaults to the text model).
-        model: A hub id or folder overriding the configured model.
-        generation: Generation settings passed to ``load_llm`` (``max_new_tokens``...).
+        role: A generative role: ``"text"`` (``GENLAB_TEXT_MODEL``), ``"few_shot"``
+            (``GENLAB_FEW_SHOT_MODEL``, which defaults to the text model), ``"summary"`` or
+            ``"chat"``.
+        model: A model string overriding the configured one (a hub id, a folder, a ``.gguf``
+            file, ``openai:NAME``, ``ollama:NAME``).
+        settings: Settings to resolve with instead of the process-wide ones.
+        generation: Generation settings for the model (``max_new_tokens``...).
     """
 
-    def __init__(self, role: str = "text", model: str | None = None, **generation: Any) -> None:
-        if role not in ("text", "few_shot"):
-            raise ValueError(f"role must be 'text' or 'few_shot', got {role!r}")
+    def __init__(
+        self, role: str = "text", model: str | None = None, *, settings: Settings | None = None, **generation: Any
+    ) -> None:
+        if role not in GENERATIVE_ROLES:
+            raise InvalidInputError(f"role must be one of {', '.join(GENERATIVE_ROLES)}, got {role!r}")
         self.role = role
         self.model_id = model
+        self.settings = settings
         self.generation = generation
-        self.name = f"load_llm({model or role})"
+        self.name = f"resolve_model({model or role})"
 
     def model(self) -> Runnable[Any, Any]:
-        """Return the configured LLM (the model runtime loads its weights once per process)."""
-        from genlab.models import load_llm
+        """Return the role's LangChain model (local weights are loaded once per process)."""
+        from genlab.models import resolve_model
 
-        return load_llm(self.model_id, role=self.role, **self.generation)
+        return resolve_model(self.role, self.model_id, settings=self.settings, **self.generation)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return self.model().invoke(input, config, **kwargs)
@@ -78,8 +96,10 @@ class DefaultLLM(Runnable[Any, Any]):
             yield chunk
 
 
-def resolve_llm(llm: LLMLike | None, *, what: str, role: str = "text", **generation: Any) -> Runnable[Any, Any]:
-    """Return ``llm``, or the lazily loaded default model when it is None.
+def resolve_llm(
+    llm: LLMLike | None, *, what: str, role: str = "text", settings: Settings | None = None, **generation: Any
+) -> Runnable[Any, Any]:
+    """Return ``llm``, or a :class:`LazyModel` for the role's configured model when it is None.
 
     ``generation`` (``max_new_tokens``...) applies to the default model only: a model the
     caller built keeps the caller's settings.
@@ -88,7 +108,7 @@ def resolve_llm(llm: LLMLike | None, *, what: str, role: str = "text", **generat
         InvalidInputError: ``llm`` is neither a LangChain model nor a Runnable.
     """
     if llm is None:
-        return DefaultLLM(role, **generation)
+        return LazyModel(role, settings=settings, **generation)
     if isinstance(llm, (BaseLanguageModel, Runnable)):
         return llm
     raise InvalidInputError(
@@ -159,7 +179,23 @@ class StagedChain(RunnableSerializable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        return self._batch_with_config(self._run_sync, list(inputs), config, return_exceptions=return_exceptions)
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        runs = [
+            get_callback_manager_for_config(c).on_chain_start(
+                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
+            )
+            for value, c in zip(inputs, configs, strict=True)
+        ]
+        try:
+            outputs = self._run_sync(inputs, _child_configs(configs, runs))
+        except BaseException as exc:
+            for run in runs:
+                run.on_chain_error(exc)
+            raise
+        return _finish_runs(runs, outputs, return_exceptions)
 
     async def abatch(
         self,
@@ -169,7 +205,25 @@ class StagedChain(RunnableSerializable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        return await self._abatch_with_config(self._run_async, list(inputs), config, return_exceptions=return_exceptions)
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        runs = [
+            await get_async_callback_manager_for_config(c).on_chain_start(
+                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
+            )
+            for value, c in zip(inputs, configs, strict=True)
+        ]
+        try:
+            outputs = await self._run_async(inputs, _child_configs(configs, runs))
+        except BaseException as exc:
+            for run in runs:
+                await run.on_chain_error(exc)
+            raise
+        for run, output in zip(runs, outputs, strict=True):
+            await (run.on_chain_error(output) if isinstance(output, Exception) else run.on_chain_end(output))
+        return _raise_first(outputs, return_exceptions)
 
     # -- drivers ----------------------------------------------------------------------------
 
@@ -181,7 +235,7 @@ class StagedChain(RunnableSerializable[Any, Any]):
             try:
                 items.append(self.prepare(value))
                 positions.append(position)
-            except Exception as exc:  # noqa: BLE001 - reported per input, like any stage failure
+            except Exception as exc:
                 results[position] = exc
         return results, positions, self.plan(items)
 
@@ -219,6 +273,29 @@ class StagedChain(RunnableSerializable[Any, Any]):
             runnable = self.stage(call.stage)
             configs = self._stage_configs(call, config, positions)
             outputs = await runnable.abatch(call.inputs, configs, return_exceptions=True)
+
+
+def _child_configs(configs: list[RunnableConfig], runs: list[Any]) -> list[RunnableConfig]:
+    """Each input's stage calls run as children of that input's own traced run."""
+    return [patch_config(c, callbacks=run.get_child()) for c, run in zip(configs, runs, strict=True)]
+
+
+def _finish_runs(runs: list[Any], outputs: list[Any], return_exceptions: bool) -> list[Any]:
+    for run, output in zip(runs, outputs, strict=True):
+        if isinstance(output, Exception):
+            run.on_chain_error(output)
+        else:
+            run.on_chain_end(output)
+    return _raise_first(outputs, return_exceptions)
+
+
+def _raise_first(outputs: list[Any], return_exceptions: bool) -> list[Any]:
+    """``batch``'s contract: the outputs, or the first input's failure unless ``return_exceptions``."""
+    if not return_exceptions:
+        for output in outputs:
+            if isinstance(output, Exception):
+                raise output
+    return outputs
 
 
 def _merge(results: list[Any], positions: list[int], outputs: list[Any]) -> list[Any]:

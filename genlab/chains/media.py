@@ -16,13 +16,13 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from genlab.chains.base import LLMLike, Plan, StageCall, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike
-from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT
-from genlab.chains.story import StoryInputs, StoryThenModerate, StoryState, story_then_moderate
+from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT, strip_thinking
+from genlab.chains.story import StoryInputs, StoryResult, StoryThenModerate, StoryState, story_then_moderate
 from genlab.errors import InvalidInputError
 
 #: Longest picture or music description kept from the LLM: CLIP and T5 text encoders read
@@ -30,7 +30,6 @@ from genlab.errors import InvalidInputError
 MAX_MEDIA_PROMPT_CHARS = 300
 
 _LABEL = re.compile(r"^(?:picture|image|music)?\s*(?:description|prompt)\s*:\s*", re.IGNORECASE)
-_THINK = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 
 
 class ImageOptions(BaseModel):
@@ -62,7 +61,7 @@ class MusicOptions(BaseModel):
 
 def clean_media_prompt(text: Any, fallback: str) -> str:
     """The first line of the LLM's description, without labels, quotes or markdown; ``fallback`` if empty."""
-    body = _THINK.sub("", str(text), count=1)
+    body = strip_thinking(text)
     line = next((part.strip() for part in body.splitlines() if part.strip()), "")
     line = _LABEL.sub("", line.strip("*_#> ")).strip().strip("\"'“”`*_ ").strip()
     line = " ".join(line.split())
@@ -79,6 +78,25 @@ def _music_fallback(inputs: StoryInputs) -> str:
     return f"gentle, whimsical orchestral music for a children's story set in a {inputs.setting}"
 
 
+class StoryWithMediaResult(StoryResult):
+    """What :func:`story_with_media` returns (as a plain dict): the story result, plus the
+    picture and music fields of the media that were asked for (``None`` when the story was
+    not approved; absent when that medium was not asked for)."""
+
+    image_prompt: str | None = None
+    """The picture description the story LLM wrote."""
+    image_path: str | None = None
+    """The PNG file drawn for the story."""
+    image: dict[str, Any] | None = None
+    """Everything ``generate_images`` reported (seed, steps, size, model...)."""
+    music_prompt: str | None = None
+    """The music description the story LLM wrote."""
+    audio_path: str | None = None
+    """The WAV file composed for the story."""
+    audio: dict[str, Any] | None = None
+    """Everything ``generate_music`` reported (seed, duration, model...)."""
+
+
 class StoryWithMedia(StoryThenModerate):
     """Story-then-moderate, then a picture and/or music for each approved story."""
 
@@ -91,6 +109,9 @@ class StoryWithMedia(StoryThenModerate):
     """Compose music (with these settings) when set."""
     output_dir: Optional[Path] = None
     """Folder for the files; None uses GENLAB_OUTPUT_DIR."""
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return StoryWithMediaResult
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)

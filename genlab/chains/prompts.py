@@ -8,9 +8,19 @@ story kid-friendly?". Its few-shot example classifies restaurant reviews with
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.prompts import PromptTemplate
 
 from genlab.chains.story_example import COURSE_STORY_EXAMPLE  # noqa: F401  (re-exported)
+
+_THINKING = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_thinking(text: object) -> str:
+    """Drop a reasoning model's leading ``<think>...</think>`` block from an answer."""
+    return _THINKING.sub("", str(text), count=1)
+
 
 #: The six variables of the course's story template, in its order.
 STORY_VARIABLES = ("setting", "character", "mysterious_object", "magical_properties", "action", "outcome")

@@ -17,15 +17,14 @@ from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from genlab.chains.base import DefaultLLM, LLMLike, resolve_llm
-from genlab.chains.prompts import SENTIMENT_PROMPT, SENTIMENT_STOP
+from genlab.chains.base import LazyModel, LLMLike, resolve_llm
+from genlab.chains.prompts import SENTIMENT_PROMPT, SENTIMENT_STOP, strip_thinking
 from genlab.errors import InvalidInputError
 
 #: The labels of the course's examples, lower-cased, and what an unreadable answer gives.
 SENTIMENTS = ("positive", "negative", "neutral")
 UNKNOWN = "unknown"
 
-_THINK = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 _LABEL = re.compile(r"^\[?\s*sentiment\s*\]?\s*:\s*", re.IGNORECASE)
 _NOISE = "*_#>\"'`“”‘’ \t"
 
@@ -37,7 +36,7 @@ def parse_sentiment(answer: Any) -> str:
     ``[Sentiment]:`` label and carry markdown or quotes. The first word decides:
     ``positive``, ``negative`` or ``neutral`` (any case); anything else is ``unknown``.
     """
-    text = _THINK.sub("", str(answer), count=1).split(SENTIMENT_STOP, 1)[0]
+    text = strip_thinking(answer).split(SENTIMENT_STOP, 1)[0]
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     line = _LABEL.sub("", line.strip(_NOISE)).strip(_NOISE)
     match = re.match(r"[A-Za-z]+", line)
@@ -84,7 +83,7 @@ def few_shot_sentiment(llm: LLMLike | None = None) -> Runnable[Any, str]:
     """
     # The course generates at most 10 new tokens: a label and the separator.
     model = resolve_llm(llm, what="llm", role="few_shot", max_new_tokens=10)
-    if isinstance(model, (BaseLanguageModel, DefaultLLM)):
+    if isinstance(model, (BaseLanguageModel, LazyModel)):
         model = model.bind(stop=[SENTIMENT_STOP])  # the course's end-of-example token
     chain = (
         RunnableLambda(_review, name="review")

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from genlab.chains.base import LLMLike, Plan, StageCall, StagedChain, resolve_llm, text_chain
 from genlab.chains.prompts import MAP_SUMMARY_PROMPT, REDUCE_SUMMARY_PROMPT
 from genlab.errors import InvalidInputError
+from genlab.tools.summarization import cap_words
 
 #: Rounds of grouping summaries (LLM path) before the final prompt is sent regardless.
 MAX_COLLAPSE_ROUNDS = 5
@@ -158,7 +159,7 @@ class SummarizeDocument(StagedChain):
             if isinstance(output, BaseException):
                 doc.error = doc.error or output
             elif doc.error is None:
-                doc.chunk_summaries.append(_cap_words(str(output).strip(), request["words"]))
+                doc.chunk_summaries.append(cap_words(str(output).strip(), request["words"]))
         ok = [i for i, d in enumerate(docs) if d.error is None]
         for i in ok:
             if len(docs[i].chunks) == 1:
@@ -187,7 +188,7 @@ class SummarizeDocument(StagedChain):
             if isinstance(output, BaseException):
                 docs[i].error = output
             else:
-                docs[i].summary = _cap_words(str(output).strip(), self.max_words)
+                docs[i].summary = cap_words(str(output).strip(), self.max_words)
         return [
             d.error
             or DocumentSummary(summary=d.summary, chunk_summaries=d.chunk_summaries, chunks=len(d.chunks)).model_dump()
@@ -235,11 +236,6 @@ def _group(summaries: list[str], limit: int) -> list[list[str]]:
         groups[-1].append(summary)
         size += len(summary) + 2
     return groups
-
-
-def _cap_words(text: str, max_words: Optional[int]) -> str:
-    words = text.split()
-    return text if max_words is None or len(words) <= max_words else " ".join(words[:max_words])
 
 
 def summarize_document(

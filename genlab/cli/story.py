@@ -57,7 +57,7 @@ def story_command(
     A second model is asked whether the story is kid-friendly; an unclear answer counts as
     no. A rejected story is rewritten for children up to --max-rewrites times.
     """
-    from genlab.chains.base import DefaultLLM
+    from genlab.chains.base import LazyModel
     from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
     from genlab.chains.story import MODERATOR_MAX_TOKENS
 
@@ -66,8 +66,8 @@ def story_command(
     moderation = {k: v for k, v in generation.items() if k != "max_new_tokens"}
     custom = bool(model or generation)
     chain = story_with_media(
-        DefaultLLM(model=model, **generation) if custom else None,
-        DefaultLLM(model=model, max_new_tokens=MODERATOR_MAX_TOKENS, **moderation) if custom else None,
+        LazyModel(model=model, **generation) if custom else None,
+        LazyModel(model=model, max_new_tokens=MODERATOR_MAX_TOKENS, **moderation) if custom else None,
         classifier=classifier,
         max_rewrites=max_rewrites,
         image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,

@@ -35,9 +35,9 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genlab.errors import ContextTooLongError, InvalidInputError, ModelUnavailableError
+from genlab.errors import InvalidInputError, ModelUnavailableError, PromptTooLongError
 from genlab.models.generation import GENERATION_KEYS, partial_stop_length
-from genlab.models.llm import LocalLLM, load_llm
+from genlab.models.llm import LocalLLM
 from genlab.models.tool_calls import CALL_MARKERS, MARKER_TOKENS, parse_tool_calls
 
 logger = logging.getLogger(__name__)
@@ -162,10 +162,16 @@ def _context_advice(plan: _ToolPlan) -> Iterator[None]:
     """Re-raise a too-long prompt with advice that fits a chat with tools."""
     try:
         yield
-    except ContextTooLongError as exc:
+    except PromptTooLongError as exc:
         if not plan.schemas:
             raise
-        raise ContextTooLongError(exc.prompt_tokens, exc.max_new_tokens, exc.context, _tools_advice(plan)) from exc
+        raise PromptTooLongError(
+            f"the conversation is {exc.prompt_tokens} tokens; with max_new_tokens={exc.new_tokens} it exceeds "
+            f"the chat model's context of {exc.context} tokens: {_tools_advice(plan)}",
+            prompt_tokens=exc.prompt_tokens,
+            new_tokens=exc.new_tokens,
+            context=exc.context,
+        ) from exc
 
 
 def _advised(deltas: Iterator[str], plan: _ToolPlan) -> Iterator[str]:
@@ -442,19 +448,3 @@ class ChatLocalModel(BaseChatModel):
         schemas = [convert_to_openai_tool(tool) for tool in tools]
         _plan_tools(schemas, tool_choice)  # fail now, not at the first call
         return super().bind(tools=schemas, tool_choice=tool_choice, **kwargs)
-
-
-def load_chat_model(model: str | None = None, *, role: str = "chat", **generation: Any) -> ChatLocalModel:
-    """Return a tool-calling LangChain chat model over a local instruct model; loads on first use.
-
-    Args:
-        model: A hub id or local folder; defaults to the model configured for ``role``
-            (``GENLAB_CHAT_MODEL``). The same model is shared with :func:`~genlab.models.load_llm`.
-        role: The runtime role to resolve the model under.
-        **generation: Defaults for every call: ``max_new_tokens``, ``temperature``, ``top_p``,
-            ``top_k``, ``do_sample``, ``repetition_penalty``, ``seed``, ``stop``, ``batch_size``.
-
-    Raises:
-        InvalidInputError: An unknown setting, a value out of range, or an unknown role.
-    """
-    return ChatLocalModel(llm=load_llm(model, role=role, **generation))

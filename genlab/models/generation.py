@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from genlab.errors import ContextTooLongError, InvalidInputError
+from genlab.errors import InvalidInputError, PromptTooLongError
 
 #: Generation settings accepted by ``load_llm`` / ``load_chat_model`` and per call.
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "do_sample", "repetition_penalty", "seed")
@@ -172,7 +172,13 @@ class _Encoded:
             raise InvalidInputError("a prompt is empty; pass some text to generate from")
         context = _context_length(model)
         if context is not None and not encoder_decoder and max(lengths) + max_new_tokens > context:
-            raise ContextTooLongError(max(lengths), max_new_tokens, context)
+            raise PromptTooLongError(
+                f"the prompt is {max(lengths)} tokens; with max_new_tokens={max_new_tokens} it exceeds "
+                f"the model's context of {context} tokens: shorten the prompt or lower max_new_tokens",
+                prompt_tokens=max(lengths),
+                new_tokens=max_new_tokens,
+                context=context,
+            )
         self.inputs = {k: v.to(model.device) for k, v in batch.items()}
         self.prompt_length = 0 if encoder_decoder else batch["input_ids"].shape[1]
 

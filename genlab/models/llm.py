@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from langchain_huggingface import HuggingFacePipeline
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from genlab.errors import InvalidInputError
 from genlab.models.generation import (
@@ -26,7 +26,7 @@ from genlab.models.generation import (
     generate_texts,
     stream_text,
 )
-from genlab.settings import ROLES
+from genlab.settings import ROLES, Settings
 
 #: Per-call keyword arguments ``invoke`` / ``batch`` / ``stream`` accept besides ``stop``.
 CALL_KEYS = (*GENERATION_KEYS, "batch_size")
@@ -76,6 +76,8 @@ class LocalLLM(HuggingFacePipeline):
     """Seed for sampling: the same seed, prompt and settings give the same output."""
     stop: list[str] | None = None
     """Stop sequences used on every call, besides those passed to the call."""
+    settings: Settings | None = Field(default=None, exclude=True)
+    """Settings that choose the model, device and dtype; ``None``: the process-wide ones."""
 
     @model_validator(mode="before")
     @classmethod
@@ -132,7 +134,7 @@ class LocalLLM(HuggingFacePipeline):
             return self.pipeline
         from genlab.models.runtime import get_model
 
-        return get_model(self.role, self.model_id)
+        return get_model(self.role, self.model_id, settings=self.settings)
 
     @property
     def tokenizer(self) -> Any:
@@ -270,36 +272,3 @@ def check_load_arguments(role: str, settings: Mapping[str, Any]) -> None:
     if role not in ROLES:
         raise InvalidInputError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
     check_generation({k: v for k, v in settings.items() if k in GENERATION_KEYS})
-
-
-def load_llm(model: str | None = None, *, role: str = "text", **generation: Any) -> LocalLLM:
-    """Return a LangChain LLM over a local text-generation model; the model loads on first use.
-
-    Args:
-        model: A hub id or local folder; defaults to the model configured for ``role``
-            (``GENLAB_TEXT_MODEL``).
-        role: The runtime role to resolve and share the model under (``text``, ``few_shot``...).
-        **generation: Defaults for every call: ``max_new_tokens``, ``temperature``, ``top_p``,
-            ``top_k``, ``do_sample``, ``repetition_penalty``, ``seed``, ``stop`` (a list of stop
-            sequences) and ``batch_size``.
-
-    Returns:
-        A :class:`LocalLLM`; models with the same id are loaded once and shared.
-
-    Raises:
-        InvalidInputError: An unknown setting, a value out of range, or an unknown role.
-
-    Example:
-        ```python
-        llm = load_llm(stop=["###"], max_new_tokens=8)
-        llm.invoke("Text: I loved it\\nLabel:")
-        ```
-    """
-    check_load_arguments(role, generation)
-    try:
-        return LocalLLM(model_id=model, role=role, **generation)
-    except ValidationError as exc:
-        # A wrong type (stop=3, batch_size=0...): one line naming the setting, as for the others.
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        raise InvalidInputError(f"{where}: {error['msg']}") from exc

@@ -77,7 +77,7 @@ class ModelRuntime:
     def settings(self) -> Settings:
         return self._settings or get_settings()
 
-    def key_for(self, role: str, model: str | None = None) -> ModelKey:
+    def key_for(self, role: str, model: str | None = None, *, settings: Settings | None = None) -> ModelKey:
         """Resolve ``role`` (and an optional model override) to the key a model is shared under.
 
         Reads only the model's small config files: nothing heavy is loaded.
@@ -89,7 +89,7 @@ class ModelRuntime:
         from genlab.models.loaders import detect_kind
         from genlab.models.sources import resolve_source
 
-        settings = self.settings
+        settings = settings or self.settings
         model_id = model or settings.model_for(role)
         with _named_by(role, model, settings):
             source = resolve_source(role, model_id)
@@ -98,12 +98,14 @@ class ModelRuntime:
         dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
         return (kind, source, device, dtype)
 
-    def get(self, role: str, model: str | None = None) -> Any:
+    def get(self, role: str, model: str | None = None, *, settings: Settings | None = None) -> Any:
         """Return the loaded pipeline (or model) for ``role``, loading it on first use.
 
         Args:
             role: One of :data:`genlab.settings.ROLES`.
             model: A hub id or folder overriding the configured model for this call.
+            settings: Settings that choose the model, device and dtype for this call instead
+                of the runtime's (weights stay shared by key across settings objects).
 
         Returns:
             A transformers pipeline (``text-generation``, :class:`~genlab.models.seq2seq.Seq2SeqPipeline`,
@@ -113,7 +115,7 @@ class ModelRuntime:
         Raises:
             ModelUnavailableError: The model cannot be found or is the wrong kind for the role.
         """
-        key = self.key_for(role, model)
+        key = self.key_for(role, model, settings=settings)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -281,6 +283,6 @@ def get_runtime() -> ModelRuntime:
         return _RUNTIME
 
 
-def get_model(role: str, model: str | None = None) -> Any:
-    """Shortcut for ``get_runtime().get(role, model)``."""
-    return get_runtime().get(role, model)
+def get_model(role: str, model: str | None = None, *, settings: Settings | None = None) -> Any:
+    """Shortcut for ``get_runtime().get(role, model, settings=settings)``."""
+    return get_runtime().get(role, model, settings=settings)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from genlab.errors import GenlabError, InvalidInputError
+from genlab.settings import Settings, use_settings
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while a long generation runs (diffusion steps, audio tokens)."""
@@ -135,6 +136,9 @@ class GenlabTool(BaseTool):
     """Return a :class:`ToolException`'s message as the tool result instead of raising."""
     handle_validation_error: Any = None
     """Set per instance to a formatter naming the bad field and what it accepts."""
+    settings: Settings | None = Field(default=None, exclude=True)
+    """Settings this tool runs under (models, device, output folder, limits); ``None``: the
+    process-wide ones. ``genlab.agents.default_tools(settings)`` sets it."""
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
@@ -148,7 +152,8 @@ class GenlabTool(BaseTool):
             first = next(iter(schema.model_fields)) if isinstance(schema, type) else "text"
             kwargs[first] = args[0]
         try:
-            return self._execute(**kwargs)
+            with use_settings(self.settings):
+                return self._execute(**kwargs)
         except ToolException:
             raise
         except GenlabError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from genlab.errors import PromptTooLongError
 from genlab.tools.base import NOT_BLANK, GenlabTool, ToolInputError, check_text_size, clean_labels, require_text, validate_input
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 MAX_LABELS = 50
 MAX_EXAMPLES = 50
 SEPARATOR = "###"
+#: New tokens for a few-shot answer: the longest course label is 1-3 tokens, then the separator.
+FEW_SHOT_ANSWER_TOKENS = 16
 UNKNOWN = "unknown"
 #: The hypothesis the zero-shot pipeline builds for each label (its default).
 HYPOTHESIS = "This example is {}."
@@ -209,42 +212,23 @@ def classify_few_shot_text(
         ModelUnavailableError: The few-shot model cannot be loaded.
     """
     request = validate_input(FewShotInput, {"text": text, "labels": labels, "examples": examples})
-    from genlab.models import get_model
+    from langchain_core.output_parsers import StrOutputParser
 
-    pipe = get_model("few_shot", model)
+    from genlab.models import resolve_model
+
     prompt = few_shot_prompt(request.text, request.labels, request.examples)
-    tokenizer = pipe.tokenizer
-    label_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in request.labels)
-    new_tokens = label_tokens + 8  # room for a space, a period, a short "because"
-    prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    limit = _causal_context(pipe)
-    if prompt_tokens + new_tokens > limit:
+    # Greedy, short and stopped at the separator: a label, a period, perhaps a short "because".
+    llm = resolve_model("few_shot", model, max_new_tokens=FEW_SHOT_ANSWER_TOKENS, temperature=0, stop=[SEPARATOR])
+    try:
+        answer = (llm | StrOutputParser()).invoke(prompt)
+    except PromptTooLongError as exc:
         raise ToolInputError(
-            f"text and examples are too long for the few-shot model: {prompt_tokens} tokens, it reads at most "
-            f"{limit - new_tokens}; use fewer or shorter examples or a shorter text"
-        )
-    out = pipe(
-        prompt,
-        max_new_tokens=new_tokens,
-        do_sample=False,
-        return_full_text=False,
-        stop_strings=[SEPARATOR],
-        tokenizer=tokenizer,  # generate() needs it to find stop strings
-    )
-    answer = out[0]["generated_text"]
+            f"text and examples are too long for the few-shot model: {exc.prompt_tokens} tokens, it reads at most "
+            f"{exc.context - exc.new_tokens}; use fewer or shorter examples or a shorter text"
+        ) from exc
     label = match_label(answer, request.labels)
     logger.debug("few-shot answer %r -> %s", answer, label)
     return label
-
-
-def _causal_context(pipe: Any) -> int:
-    config = pipe.model.config
-    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    limit = getattr(pipe.tokenizer, "model_max_length", None)
-    return int(limit) if limit and limit < 10**6 else 2048
 
 
 class ClassifyZeroShotTool(GenlabTool):

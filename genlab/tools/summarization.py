@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from genlab.errors import ModelOutputError, ModelUnavailableError
 from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ MAX_INSTRUCT_CONTEXT = 8192
 DEFAULT_SUMMARY_TOKENS = 256
 #: Reduce rounds before giving up (each round divides the text by about four).
 MAX_ROUNDS = 12
+#: Context assumed for a summary model on a server, which does not report its own.
+SERVER_CONTEXT = 4096
+#: Characters per token when no tokenizer is at hand (English averages about four).
+CHARS_PER_TOKEN = 4
 
 
 class SummarizeInput(BaseModel):
@@ -126,10 +131,13 @@ class _Seq2SeqSummarizer(_Summarizer):
 
 
 class _InstructSummarizer(_Summarizer):
-    """A causal (instruct) model through the text-generation pipeline."""
+    """A causal (instruct) model, prompted through its chat template by the local LLM."""
 
     def __init__(self, pipe: Any) -> None:
+        from genlab.models import LocalLLM
+
         super().__init__(pipe)
+        self.llm = LocalLLM(pipeline=pipe, role="summary")
         self.context = _context_tokens(pipe)
         overhead = self.count(self.prompt("", final=False, max_words=None))
         room = self.context - overhead - self.map_tokens
@@ -167,18 +175,52 @@ class _InstructSummarizer(_Summarizer):
         return self.count(prompt) + self.answer_tokens(final, max_words) <= self.context
 
     def run(self, text: str, final: bool, max_words: int | None) -> str:
-        out = self.pipe(
-            self.prompt(text, final=final, max_words=max_words),
+        # Through the local LLM, like every causal generation in genlab: its stops, seeding,
+        # locking and context check. A prompt rendered by the chat template already holds the
+        # special tokens; adding them again would start it with a second BOS.
+        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        return self.llm.complete(
+            [self.prompt(text, final=final, max_words=max_words)],
+            add_special_tokens=not templated,
             max_new_tokens=self.answer_tokens(final, max_words),
-            do_sample=False,
-            return_full_text=False,
-        )
-        return out[0]["generated_text"].strip()
+            temperature=0,
+        )[0].strip()
+
+
+class _ServerSummarizer(_InstructSummarizer):
+    """An instruct model on a model server (``openai:NAME``, ``ollama:NAME``), as a chat model.
+
+    The client has no tokenizer and servers do not say their context length, so text is
+    counted at :data:`CHARS_PER_TOKEN` characters a token against :data:`SERVER_CONTEXT`
+    tokens: chunks stay well inside what the small models such servers run accept.
+    """
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.tokenizer = None
+        self.context = SERVER_CONTEXT
+        self._budget = self.context - self.count(self.prompt("", final=False, max_words=None)) - self.map_tokens
+
+    def count(self, text: str) -> int:
+        return -(-len(text) // CHARS_PER_TOKEN)
+
+    def prompt(self, text: str, final: bool, max_words: int | None) -> str:
+        if final:
+            ask = f"Summarize the following text in at most {max_words} words." if max_words else "Summarize the following text concisely."
+        else:
+            ask = "Summarize this part of a longer text concisely, keeping its key facts."
+        return f"{ask}\n\n{text}"
+
+    def run(self, text: str, final: bool, max_words: int | None) -> str:
+        from langchain_core.output_parsers import StrOutputParser
+
+        from genlab.models import resolve_model
+
+        chat = resolve_model("summary", self.spec.display, max_new_tokens=self.answer_tokens(final, max_words), temperature=0)
+        return (chat | StrOutputParser()).invoke(self.prompt(text, final=final, max_words=max_words)).strip()
 
 
 def _too_small(pipe: Any, limit: int) -> Exception:
-    from genlab.errors import ModelUnavailableError
-
     source = str(getattr(pipe.model, "name_or_path", "") or "the configured model")
     return ModelUnavailableError(
         "summary", source, f"it reads only {limit} tokens at once, too few to summarize with",
@@ -199,10 +241,28 @@ def _context_tokens(pipe: Any) -> int:
     return min([*known, MAX_INSTRUCT_CONTEXT]) if known else 2048
 
 
-def _summarizer_for(pipe: Any) -> _Summarizer:
+def _summarizer_for(model: str | None) -> _Summarizer:
+    """The summarizer for the summary role's model (``model`` overrides the setting).
+
+    A seq2seq model keeps its own pipeline: the course's summarization settings (beam
+    search, length penalty, n-gram blocking) are not text-generation settings.
+    """
+    from genlab.models import get_model, parse_model
+
+    spec = parse_model("summary", model)
+    if spec.remote:
+        return _ServerSummarizer(spec)
+    pipe = get_model("summary", model)
     if getattr(pipe.model.config, "is_encoder_decoder", False):
         return _Seq2SeqSummarizer(pipe)
     return _InstructSummarizer(pipe)
+
+
+def _model_name(summarizer: _Summarizer) -> str:
+    spec = getattr(summarizer, "spec", None)
+    if spec is not None:
+        return spec.display
+    return str(getattr(summarizer.pipe.model, "name_or_path", "") or "the configured model")
 
 
 def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
@@ -236,7 +296,10 @@ def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
                 # Token counts of pieces do not add up exactly; retry this chunk smaller.
                 pending.insert(0, (chunk, max(1, size * 3 // 4)))
             else:
-                raise RuntimeError("cannot split the text into pieces the summary model can read")
+                raise ModelUnavailableError(
+                    "summary", _model_name(summarizer), "it cannot read even one word of the text at once",
+                    fixes="set GENLAB_SUMMARY_MODEL to a model with a longer context",
+                )
     return chunks
 
 
@@ -245,10 +308,8 @@ def plan_chunks(text: str, *, model: str | None = None) -> list[str]:
 
     A text that fits in one call gives a single chunk (the text itself).
     """
-    from genlab.models import get_model
-
     request = validate_input(SummarizeInput, {"text": text})
-    summarizer = _summarizer_for(get_model("summary", model))
+    summarizer = _summarizer_for(model)
     if summarizer.fits(request.text, True):
         return [request.text]
     return split_to_fit(summarizer, request.text)
@@ -270,9 +331,7 @@ def summarize_text(text: str, max_words: int | None = None, *, model: str | None
         ModelUnavailableError: The summary model cannot be loaded.
     """
     request = validate_input(SummarizeInput, {"text": text, "max_words": max_words})
-    from genlab.models import get_model
-
-    summarizer = _summarizer_for(get_model("summary", model))
+    summarizer = _summarizer_for(model)
     current = request.text
     for round_number in range(1, MAX_ROUNDS + 1):
         if summarizer.fits(current, True, request.max_words):
@@ -284,9 +343,15 @@ def summarize_text(text: str, max_words: int | None = None, *, model: str | None
         if not joined:
             return ""
         if len(chunks) > 1 and summarizer.count(joined) >= summarizer.count(current):
-            raise RuntimeError("the summary model's summaries are not shorter than their input")
+            raise ModelOutputError(
+                "the summary model's summaries are not shorter than their input, so the text cannot be reduced; "
+                "try max_words, or a stronger summary model (GENLAB_SUMMARY_MODEL)"
+            )
         current = joined
-    raise RuntimeError(f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing")
+    raise ModelOutputError(
+        f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing; "
+        "give a shorter text or a summary model with a longer context (GENLAB_SUMMARY_MODEL)"
+    )
 
 
 class SummarizeTool(GenlabTool):
