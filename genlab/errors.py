@@ -94,6 +94,13 @@ class ModelUnavailableError(GenlabError):
         return f"{self.role} model {self.model_id!r}{passed} is not available: {self.reason}; {self.fixes}."
 
 
+class ModelOutputError(GenlabError):
+    """A model answered, but its output cannot be used (summaries that do not get shorter...).
+
+    It is not a bug in genlab: the message says which setting or input to change.
+    """
+
+
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""
 
