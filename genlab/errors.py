@@ -7,6 +7,9 @@ is an unexpected failure (exit code 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class GenlabError(Exception):
     """Base class for errors caused by input or configuration, not by a bug."""
@@ -111,3 +114,87 @@ class GenerationCancelled(KeyboardInterrupt):
     A ``KeyboardInterrupt`` so that code which already stops on Ctrl-C stops on it too; the
     files of the cancelled call are removed before it propagates. The CLI exits with 130.
     """
+
+
+class ConfigError(GenlabError):
+    """A setting (a ``GENLAB_*`` variable, ``genlab.toml`` or a command-line flag) cannot be used.
+
+    The message names the setting, the value it has and what is allowed.
+    """
+
+
+class DiskFullError(GenlabError):
+    """A file could not be written: no space (or quota) left on its device."""
+
+
+class SessionStoreError(GenlabError):
+    """The saved sessions cannot be used: the SQLite file is damaged, or a session is busy."""
+
+
+#: Longest piece of a user's input that an error message repeats.
+SHOWN_CHARS = 60
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """Return ``repr(value)`` for an error message, cut to about ``limit`` characters.
+
+    A message that echoes a 10,000-character argument in full buries what is allowed;
+    the cut says how long the value was.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    length = f" ({len(value):,} characters)" if isinstance(value, (str, bytes)) else ""
+    return f"{text[: limit - 1]}…{length}"
+
+
+_SELF_EXPLAINING = {"value_error", "string_too_short", "string_pattern_mismatch"}
+
+
+def describe_validation_error(error: Any, schema: Any = None, *, names: Callable[[str], str] | None = None) -> str:
+    """Turn a pydantic ``ValidationError`` into one line naming each bad field and what it accepts.
+
+    This is the one place genlab words a validation error: tools, chains, settings and the
+    CLI all call it.
+
+    Args:
+        error: The ``pydantic.ValidationError``.
+        schema: The model that was validated; each bad field's description (which states
+            the allowed values) is appended to its message.
+        names: Turns a field name into the name the user knows it by (for settings:
+            ``GENLAB_DEVICE (or device in genlab.toml)``).
+    """
+    fields = getattr(schema, "model_fields", None) or {}
+    parts = []
+    for item in error.errors(include_url=False):
+        loc = item.get("loc") or ()
+        field_name = str(loc[0]) if loc else ""
+        where = ".".join(str(p) for p in loc) or "input"
+        if names is not None and field_name:
+            where = names(field_name) + "".join(f".{p}" for p in loc[1:])
+        message = _friendly(item)
+        kind = str(item.get("type", ""))
+        value = item.get("input")
+        if "input" in item and (names is not None or kind.endswith(("_type", "_parsing"))):
+            # A wrong type: say which, since strict validation refuses what looks right (True
+            # for 1). A setting: say the value, it may come from a file the user forgot.
+            message += f" (got {type(value).__name__} {shown(value)})"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            message += f" (got {value})"
+        field = fields.get(field_name) if loc else None
+        description = getattr(field, "description", None)
+        if description and item.get("type") not in _SELF_EXPLAINING:
+            message += f"; {description.rstrip('.')}"
+        parts.append(f"{where}: {message}" if loc else message)
+    return "; ".join(parts)
+
+
+def _friendly(item: Any) -> str:
+    """Pydantic's message, in plain words for the two constraints every text field has."""
+    kind = item.get("type")
+    ctx = item.get("ctx") or {}
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "is empty; give some non-whitespace text"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == r"\S":
+        return "is only whitespace; give some non-whitespace text"
+    return str(item.get("msg", "invalid")).removeprefix("Value error, ")

@@ -2,20 +2,39 @@
 
 Precedence, highest first: arguments passed in Python, environment variables, the TOML
 file (``$GENLAB_CONFIG`` or ``./genlab.toml``), the defaults below.
+
+An empty variable (``GENLAB_HOME=``) means unset, and ``~`` in a path expands, in the
+environment and in the TOML file alike. A ``genlab.toml`` found in the current folder can
+never enable remote code (``trust_remote_code``): cloning a repository and running genlab in
+it must not run the repository's Python. Only ``GENLAB_TRUST_REMOTE_CODE``, the
+``--trust-remote-code`` flag, or a file the user names with ``GENLAB_CONFIG`` can.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from genlab.errors import ConfigError, shown
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as the tomli package (a pydantic-settings dependency there)
+    import tomli as tomllib
+
+logger = logging.getLogger(__name__)
 
 #: The roles a model can play; each has a ``GENLAB_<ROLE>_MODEL`` variable.
 ROLES = ("text", "chat", "summary", "zero_shot", "few_shot", "image", "music", "embedding")
@@ -44,7 +63,7 @@ class Settings(BaseSettings):
     Each ``*_model`` field takes a Hugging Face hub id or a local folder.
     """
 
-    model_config = SettingsConfigDict(env_prefix="GENLAB_", extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(env_prefix="GENLAB_", extra="ignore", validate_default=True, env_ignore_empty=True)
 
     text_model: str = DEFAULT_CHAT_MODEL
     """Causal LM behind ``load_llm``: a small instruct model runs on a laptop."""
@@ -73,8 +92,9 @@ class Settings(BaseSettings):
     """``auto`` is float16 on a GPU and float32 on the CPU."""
     trust_remote_code: bool = False
     """Allow model repositories to run their own Python code; off unless you trust the model."""
-    memory_budget_gb: float | None = Field(default=None, gt=0)
-    """Models kept loaded at once may take this much memory; least recently used ones are unloaded."""
+    memory_budget_gb: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """Models kept loaded at once may take this much memory (a finite number of GB above 0);
+    least recently used ones are unloaded."""
 
     home: Path = Field(default_factory=_default_home)
     """Where indexes, sessions and generated files live."""
@@ -109,13 +129,32 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=120.0, gt=0)
     """Seconds a request to a model server may take before it fails."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: Any) -> Any:
+        # GENLAB_HOME="" (or "  ", or home = "" in the TOML) is a setting left empty, not
+        # the current folder: the field keeps its default.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
         value = value.strip().lower()
-        base = value.split(":", 1)[0]
-        if base not in {"auto", "cpu", "cuda", "mps"} or (":" in value and base != "cuda"):
-            raise ValueError("device must be one of auto, cpu, cuda, cuda:N, mps")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", value):
+            raise ValueError(f"{shown(value)} is not a device; use auto, cpu, cuda, cuda:N (N a GPU number, e.g. cuda:0) or mps")
+        return value
+
+    @field_validator("home", "output_dir")
+    @classmethod
+    def _usable_folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        problem = _folder_problem(value)
+        if problem:
+            raise ValueError(f"{shown(str(value))} {problem}; set it to a folder you can write to")
         return value
 
     @field_validator("openai_base_url", "ollama_base_url", "text_base_url", "chat_base_url", "summary_base_url", "few_shot_base_url")
@@ -144,8 +183,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("GENLAB_CONFIG", "genlab.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=read_config_file()))
 
     def model_for(self, role: str) -> str:
         """Return the model id or folder configured for ``role``.
@@ -168,6 +206,82 @@ class Settings(BaseSettings):
     def outputs(self) -> Path:
         """The folder generated files go to."""
         return self.output_dir or self.home / "outputs"
+
+
+#: Settings a ``genlab.toml`` found in the current folder may not set (they would let a
+#: cloned repository run code); the environment, a flag or ``GENLAB_CONFIG`` can.
+UNTRUSTED_FILE_KEYS = ("trust_remote_code",)
+
+
+def config_file() -> tuple[Path, bool]:
+    """Return the TOML file settings are read from and whether the user named it.
+
+    ``GENLAB_CONFIG`` (set, not empty) names the file explicitly; otherwise it is
+    ``genlab.toml`` in the current folder, which may not exist.
+    """
+    named = os.environ.get("GENLAB_CONFIG", "").strip()
+    if named:
+        return Path(named).expanduser(), True
+    return Path("genlab.toml"), False
+
+
+def read_config_file() -> dict[str, Any]:
+    """Read the settings in the TOML file of :func:`config_file` (empty when there is none).
+
+    Raises:
+        ConfigError: ``GENLAB_CONFIG`` names a file that does not exist or is a folder, or
+            the file is not UTF-8 or not valid TOML.
+    """
+    path, named = config_file()
+    where = f"GENLAB_CONFIG={shown(str(path))}" if named else f"{path.resolve()}"
+    if not path.exists():
+        if named:
+            raise ConfigError(f"{where} names a file that does not exist; point GENLAB_CONFIG at a genlab.toml or unset it")
+        return {}
+    if path.is_dir():
+        raise ConfigError(f"{where} is a folder; the configuration must be a TOML file (genlab.toml)")
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML ({exc}); fix it or move it aside") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read ({exc.strerror}); make it readable or unset GENLAB_CONFIG") from None
+    if not named:
+        for key in UNTRUSTED_FILE_KEYS:
+            if key in data:
+                del data[key]
+                logger.warning(
+                    "ignoring %s in %s: a genlab.toml found in the current folder cannot enable remote code; "
+                    "set GENLAB_TRUST_REMOTE_CODE=1 or pass --trust-remote-code if you trust the model",
+                    key,
+                    path.resolve(),
+                )
+    return data
+
+
+def _folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a folder genlab writes into, or None when it can.
+
+    Checked when the settings are read, so a bad ``GENLAB_HOME`` is one clear line instead
+    of an error deep in whatever writes first. Nothing is created: for a folder that does
+    not exist yet, a temporary folder is made and removed in its nearest existing parent.
+    """
+    if path.exists():
+        if not path.is_dir():
+            return "is a file, not a folder"
+        return None if os.access(path, os.W_OK | os.X_OK) else "is a folder you cannot write to"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file"
+    try:
+        tempfile.TemporaryDirectory(dir=parent).cleanup()
+    except OSError as exc:
+        return f"cannot be created in {parent} ({exc.strerror or exc})"
+    return None
 
 
 #: Settings injected for the code running in this context (see :func:`use_settings`).

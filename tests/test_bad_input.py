@@ -5,6 +5,7 @@ Each row is (id, command line, environment, what the message must say). Files th
 to are made by the `workspace` fixture; `{tmp}` in an argument is replaced by its path.
 """
 
+# ruff: noqa: E501  (the tables are one case per line, aligned, so a reader scans them)
 from __future__ import annotations
 
 import os
@@ -68,6 +69,36 @@ CLI_CASES = [
     ("zero-shot-wrong-kind",      ["classify", "good", "--labels", "a,b"],        {"GENLAB_ZERO_SHOT_MODEL": "{t5_model}"}, "entailment"),
     ("bad-device-setting",        ["models"],                                     {"GENLAB_DEVICE": "tpu"}, "GENLAB_DEVICE"),
     ("unknown-role",              ["models", "--load", "video"],                  {}, "roles are"),
+    # settings: each one line naming the setting, its value and what is allowed
+    ("toml-malformed",            ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}/bad.toml"}, "not valid TOML"),
+    ("toml-unclosed-string",      ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}/unclosed.toml"}, "not valid TOML"),
+    ("toml-not-utf8",             ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}/latin1.toml"}, "not UTF-8"),
+    ("toml-wrong-type",           ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}/wrongtype.toml"}, "max_input_chars in genlab.toml"),
+    ("config-missing-file",       ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}/nope.toml"}, "does not exist"),
+    ("config-is-a-folder",        ["models", "--load", "summary"],                {"GENLAB_CONFIG": "{tmp}"}, "is a folder"),
+    ("memory-budget-inf",         ["models", "--load", "summary"],                {"GENLAB_MEMORY_BUDGET_GB": "inf"}, "finite"),
+    ("memory-budget-minus-inf",   ["models", "--load", "summary"],                {"GENLAB_MEMORY_BUDGET_GB": "-inf"}, "GENLAB_MEMORY_BUDGET_GB"),
+    ("memory-budget-nan",         ["models", "--load", "summary"],                {"GENLAB_MEMORY_BUDGET_GB": "nan"}, "'nan'"),
+    ("memory-budget-words",       ["models", "--load", "summary"],                {"GENLAB_MEMORY_BUDGET_GB": "lots"}, "'lots'"),
+    ("memory-budget-zero",        ["models", "--load", "summary"],                {"GENLAB_MEMORY_BUDGET_GB": "0"}, "greater than 0"),
+    ("device-cuda-letters",       ["models", "--load", "summary"],                {"GENLAB_DEVICE": "cuda:abc"}, "cuda:N"),
+    ("device-cuda-empty-index",   ["models", "--load", "summary"],                {"GENLAB_DEVICE": "cuda:"}, "cuda:N"),
+    ("device-two-colons",         ["models", "--load", "summary"],                {"GENLAB_DEVICE": "cuda:0:1"}, "'cuda:0:1'"),
+    ("device-gpu",                ["models", "--load", "summary"],                {"GENLAB_DEVICE": "gpu"}, "auto, cpu"),
+    ("device-mps-absent",         ["models", "--load", "summary"],                {"GENLAB_DEVICE": "mps"}, "no Apple MPS"),
+    ("device-gpu-99",             ["models", "--load", "summary"],                {"GENLAB_DEVICE": "cuda:99"}, "GENLAB_DEVICE='cuda:99'"),
+    ("home-is-a-file",            ["models", "--load", "summary"],                {"GENLAB_HOME": "{tmp}/notes.txt"}, "is a file"),
+    ("home-under-a-file",         ["models", "--load", "summary"],                {"GENLAB_HOME": "{tmp}/notes.txt/home"}, "notes.txt is a file"),
+    ("home-cannot-be-created",    ["models", "--load", "summary"],                {"GENLAB_HOME": "/proc/genlab-home"}, "cannot be created"),
+    ("output-dir-is-a-file",      ["models", "--load", "summary"],                {"GENLAB_OUTPUT_DIR": "{tmp}/notes.txt"}, "GENLAB_OUTPUT_DIR"),
+    ("model-weights-dangling",    ["models", "--load", "summary"],                {"GENLAB_SUMMARY_MODEL": "{tmp}/dangling-model"}, "cannot be read"),
+    ("model-needs-remote-code",   ["models", "--load", "text"],                   {"GENLAB_TEXT_MODEL": "{tmp}/remote-code-model"}, "GENLAB_TRUST_REMOTE_CODE"),
+    ("chat-factory-not-callable", ["chat"],                                       {"GENLAB_CHAT_FACTORY": "os:sep"}, "not a function"),
+    ("chat-factory-raises",       ["chat"],                                       {"GENLAB_CHAT_FACTORY": "json:loads"}, "the factory raised TypeError"),
+    ("chat-factory-a-module",     ["chat"],                                       {"GENLAB_CHAT_FACTORY": "os:path"}, "not a function"),
+    ("session-name-huge",         ["chat", "--session", "x" * 10_000],            {}, "10,000 characters"),
+    ("session-name-control",      ["chat", "--session", "a\x1b]0;pwned\x07"],    {}, "not allowed"),
+    ("delete-missing-session",    ["chat", "--delete", "nope"],                   {}, "no saved session"),
     # the command line itself
     ("unknown-command",           ["paint", "a cat"],                             {}, "No such command"),
     ("unknown-option",            ["image", "a cat", "--colour", "red"],          {}, "No such option"),
@@ -81,6 +112,21 @@ def workspace(tmp_path: Path, tiny_models, monkeypatch) -> Path:
     (tmp_path / "notes.txt").write_text("Diffusion models add noise and learn to remove it. " * 20, encoding="utf-8")
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
     (tmp_path / "image.bin").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "bad.toml").write_text("device = [\n", encoding="utf-8")
+    (tmp_path / "unclosed.toml").write_text('home = "/tmp/x\n', encoding="utf-8")
+    (tmp_path / "latin1.toml").write_bytes('home = "/tmp/caf\u00e9"\n'.encode("latin-1"))
+    (tmp_path / "wrongtype.toml").write_text('max_input_chars = "many"\n', encoding="utf-8")
+    dangling = tmp_path / "dangling-model"
+    dangling.mkdir()
+    (dangling / "config.json").write_text(Path(tiny_models.t5, "config.json").read_text())
+    (dangling / "model.safetensors").symlink_to(tmp_path / "deleted-weights.safetensors")
+    remote = tmp_path / "remote-code-model"
+    remote.mkdir()
+    (remote / "config.json").write_text(
+        '{"model_type": "genlab-test-custom", "architectures": ["CustomForCausalLM"], '
+        '"auto_map": {"AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"}}'
+    )
+    (remote / "modeling_custom.py").write_text("raise SystemExit('remote code ran')\n")
     monkeypatch.setenv("GENLAB_OUTPUT_DIR", str(tmp_path / "outputs"))
     return tmp_path
 
@@ -96,6 +142,9 @@ def snapshot(folder: Path) -> set[str]:
 @pytest.mark.parametrize(("case", "argv", "env", "needle"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
 def test_cli_bad_input(case, argv, env, needle, workspace, tiny_models, monkeypatch, capsys):
     from genlab.settings import get_settings
+
+    monkeypatch.setenv("GENLAB_SUMMARY_MODEL", str(tiny_models.t5))
+    monkeypatch.setattr("sys.stdin", open(os.devnull))  # `chat` reads no line from the test's stdin
 
     for name, value in env.items():
         monkeypatch.setenv(name, _fill(value, workspace, tiny_models))

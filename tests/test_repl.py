@@ -97,7 +97,7 @@ def test_repl_commands_and_a_turn_with_a_tool_trace():
         return "value-of-" + key
 
     model = ScriptedChatModel(script=[tool_call_message("lookup", key="alpha"), lambda m: "The answer is " + last_tool_result(m)])
-    session = ChatSession(build_agent(model, [lookup]), name="demo")
+    session = ChatSession(build_agent(model, [lookup]), name="demo", tools=[lookup])
     out, err, code = run_repl(
         session, ["/help", "/tools", "", "/nope", "what is alpha?", "/session", "/reset", "/session", "/exit", "never read"]
     )

@@ -425,7 +425,10 @@ def test_injected_instructions_in_a_document_stay_data(private_index, tmp_path):
 def test_search_course_tool_returns_numbered_cited_snippets(course_indexes):
     text = search_course.invoke({"query": "What is a discriminator?", "k": 2})
     assert text.startswith("[1] ") and "\n\n[2] " in text and ".md)" in text
-    assert search_course.invoke({"query": "   "}) == "query: is only whitespace; give some non-whitespace text"
+    from genlab.tools import ToolInputError
+
+    with pytest.raises(ToolInputError, match="^query: is only whitespace; give some non-whitespace text$"):
+        search_course.invoke({"query": "   "})
 
 
 @pytest.mark.parametrize(

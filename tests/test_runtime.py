@@ -43,8 +43,14 @@ def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def test_explicit_device_is_kept():
+    from genlab.errors import ConfigError
+
     assert resolve_device("cpu") == "cpu"
-    assert resolve_device("cuda:1") == "cuda:1"
+    if torch.cuda.device_count() > 1:
+        assert resolve_device("cuda:1") == "cuda:1"
+    else:  # a device this machine does not have is a configuration error naming the setting
+        with pytest.raises(ConfigError, match="GENLAB_DEVICE='cuda:1'"):
+            resolve_device("cuda:1")
 
 
 def test_auto_dtype_is_half_on_gpu_and_full_on_cpu():

@@ -6,7 +6,8 @@ before validating, it would raise ModelUnavailableError instead of ToolInputErro
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -109,19 +110,29 @@ TOOL_CASES: list[tuple[BaseTool, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("tool", "args", "message"), TOOL_CASES, ids=[f"{t.name}-{i}" for i, (t, _, _) in enumerate(TOOL_CASES)])
-def test_an_agent_sees_what_is_allowed_as_the_tool_result(no_models, tool: BaseTool, args, message) -> None:
+def test_a_direct_call_raises_and_the_agent_sees_the_message(no_models, tool: BaseTool, args, message) -> None:
+    """Called from Python, a tool raises (never returns an error that looks like a result);
+    only the agent turns the error into an error tool message the model reads."""
+    from genlab.agents import build_agent
+    from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
+
     loads_before = sum(get_runtime().load_counts.values())
-    result = tool.invoke({"type": "tool_call", "id": "call-1", "name": tool.name, "args": args})
-    assert isinstance(result, ToolMessage)
-    assert result.status == "error"
-    assert message in result.content
-    assert tool.invoke(args) == result.content  # the plain invocation returns the same message
+    for call in (args, {"type": "tool_call", "id": "call-1", "name": tool.name, "args": args}):
+        with pytest.raises(ToolInputError) as caught:
+            tool.invoke(call)
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+    model = ScriptedChatModel(script=[tool_call_message(tool.name, **args), lambda m: "saw: " + last_tool_result(m)])
+    state = build_agent(model, [tool]).invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "t"}})
+    results = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert len(results) == 1 and results[0].status == "error"
+    assert message in results[0].content
     assert sum(get_runtime().load_counts.values()) == loads_before
 
 
-def test_an_unavailable_model_is_reported_to_the_agent_but_raised_in_python(no_models) -> None:
-    result = summarize.invoke({"text": "A short text."})
-    assert "summary model" in result and "not available" in result and "GENLAB_SUMMARY_MODEL" in result
+def test_an_unavailable_model_is_raised_in_python(no_models) -> None:
+    with pytest.raises(ModelUnavailableError) as caught:
+        summarize.invoke({"text": "A short text."})
+    assert "GENLAB_SUMMARY_MODEL" in str(caught.value)
     with pytest.raises(ModelUnavailableError):
         summarize_text("A short text.")
 
@@ -129,8 +140,8 @@ def test_an_unavailable_model_is_reported_to_the_agent_but_raised_in_python(no_m
 def test_async_invocation_validates_too(no_models) -> None:
     import asyncio
 
-    result = asyncio.run(generate_image.ainvoke({"prompt": "", "width": 64}))
-    assert "prompt: is empty" in result
+    with pytest.raises(ToolInputError, match="prompt: is empty"):
+        asyncio.run(generate_image.ainvoke({"prompt": "", "width": 64}))
 
 
 @pytest.mark.parametrize(

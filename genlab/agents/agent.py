@@ -196,7 +196,31 @@ def cancel_on_token(event: Any) -> Any:
             if event.is_set():
                 raise TurnCancelled("the turn was cancelled")
 
+    _quiet_cancellation(CancelOnToken.__name__)
     return CancelOnToken()
+
+
+class _DropCancellationWarning(logging.Filter):
+    """Drops LangChain's "Error in CancelOnToken.on_llm_new_token callback" warning.
+
+    LangChain logs a warning for every exception a callback raises, even one the handler
+    raises on purpose (``raise_error``); a cancelled turn is not an error, and the line
+    would land in the middle of the REPL.
+    """
+
+    def __init__(self, handler_name: str) -> None:
+        super().__init__()
+        self.handler_name = handler_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) >= 2 and args[0] == self.handler_name and args[1] == "on_llm_new_token")
+
+
+def _quiet_cancellation(handler_name: str) -> None:
+    callbacks_logger = logging.getLogger("langchain_core.callbacks.manager")
+    if not any(isinstance(f, _DropCancellationWarning) for f in callbacks_logger.filters):
+        callbacks_logger.addFilter(_DropCancellationWarning(handler_name))
 
 
 def _cancellation() -> Any:

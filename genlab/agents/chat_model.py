@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.errors import GenlabError, InvalidInputError, ModelUnavailableError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -85,7 +85,21 @@ def _from_factory(spec: str, model: str | None) -> BaseChatModel:
         raise ModelUnavailableError("chat", spec, f"cannot import {module_name!r} ({exc})", fixes=fixes) from exc
     except AttributeError as exc:
         raise ModelUnavailableError("chat", spec, f"{module_name!r} has no attribute {attr!r}", fixes=fixes) from exc
-    chat_model = factory(model)
+    if not callable(factory) or isinstance(factory, type) and not issubclass(factory, BaseChatModel):
+        raise ModelUnavailableError(
+            "chat", spec, f"{spec!r} is a {type(factory).__name__}, not a function returning a chat model", fixes=fixes
+        )
+    try:
+        chat_model = factory(model)
+    except GenlabError:
+        raise
+    except Exception as exc:
+        # The factory is the user's code, named by their configuration: its failure is a
+        # configuration problem to report in one line, not a genlab bug.
+        detail = " ".join(str(exc).split())[:200]
+        raise ModelUnavailableError(
+            "chat", spec, f"the factory raised {type(exc).__name__}: {detail}", fixes=fixes
+        ) from exc
     if not isinstance(chat_model, BaseChatModel):
         raise ModelUnavailableError(
             "chat", spec, f"the factory returned {type(chat_model).__name__}, not a chat model", fixes=fixes

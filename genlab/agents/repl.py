@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from genlab.agents.session import ChatSession, TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd, format_args, shorten
+from genlab.agents.formatting import format_args, shorten
+from genlab.agents.session import ChatSession, Notice, TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
 from genlab.errors import GenlabError
+from genlab.terminal import safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,6 +28,7 @@ Commands:
   /tools     the tools the assistant can use
   /reset     forget this conversation and start a new one
   /session   the session's name and how many messages it holds
+  /sessions  the saved sessions: messages and last use
   /exit      leave (Ctrl-D works too)
 Ctrl-C cancels the answer being generated. Anything else is a message to the assistant."""
 
@@ -33,7 +36,12 @@ PROMPT = "you> "
 
 
 class Renderer:
-    """Where a turn's events go: plain text on a stream (pipes, files)."""
+    """Where a turn's events go: plain text on a stream (pipes, files).
+
+    Everything shown passes through :func:`genlab.terminal.safe_text`: answers, tool
+    results and tool arguments come from models and documents, and may carry terminal
+    control sequences.
+    """
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
@@ -42,7 +50,7 @@ class Renderer:
     def write(self, text: str) -> None:
         """Write a line of REPL output (help, tool list, notices)."""
         self._end_line()
-        self.out.write(text + "\n")
+        self.out.write(safe_text(text) + "\n")
         self.out.flush()
 
     def notice(self, text: str) -> None:
@@ -50,6 +58,7 @@ class Renderer:
         self.write(text)
 
     def text(self, delta: str) -> None:
+        delta = safe_text(delta)
         self.out.write(delta)
         self.out.flush()
         self._mid_line = not delta.endswith("\n")
@@ -87,17 +96,17 @@ class TerminalRenderer(Renderer):
 
     def write(self, text: str) -> None:
         self._stop_live()
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(safe_text(text), markup=False, highlight=False)
 
     def notice(self, text: str) -> None:
         self._stop_live()
-        self.console.print(text, style="yellow", markup=False, highlight=False)
+        self.console.print(safe_text(text), style="yellow", markup=False, highlight=False)
 
     def text(self, delta: str) -> None:
         from rich.live import Live
         from rich.markdown import Markdown
 
-        self._buffer += delta
+        self._buffer += safe_text(delta)
         if self._live is None:
             self._live = Live(console=self.console, refresh_per_second=12, vertical_overflow="visible")
             self._live.start()
@@ -119,12 +128,14 @@ class TerminalRenderer(Renderer):
         table.add_column(no_wrap=True, style="bold")
         table.add_column()
         for name, description in tools:
-            table.add_row(name, description)
+            table.add_row(safe_text(name), safe_text(description))
         self.console.print(table)
 
     def _trace(self, text: str, style: str) -> None:
         # One line per trace, cut at the terminal's width: the answer is what should stand out.
-        self.console.print(text, style=style, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
+        self.console.print(
+            safe_text(text), style=style, markup=False, highlight=False, no_wrap=True, overflow="ellipsis"
+        )
 
     def end_turn(self, event: TurnEnd | None) -> None:
         self._stop_live()
@@ -172,6 +183,7 @@ class Repl:
             "/tools": self._tools,
             "/reset": self._reset,
             "/session": self._session,
+            "/sessions": self._sessions,
             "/exit": self._exit,
             "/quit": self._exit,
         }
@@ -213,15 +225,25 @@ class Repl:
                     self.renderer.tool_call(event)
                 elif isinstance(event, ToolResultEvent):
                     self.renderer.tool_result(event)
+                elif isinstance(event, Notice):
+                    self.renderer.notice(event.text)
                 elif isinstance(event, TurnEnd):
                     self.renderer.end_turn(event)
         except KeyboardInterrupt:
             self.renderer.end_turn(None)
             self.renderer.notice("(cancelled)")
+        except BrokenPipeError:
+            # The reader of stdout is gone: the CLI ends quietly, once the cancelled turn has
+            # stopped (a turn still running at exit makes LangGraph print a traceback).
+            close_events = getattr(events, "close", None)
+            if close_events is not None:
+                close_events()
+            self.session.wait(30)
+            raise
         except GenlabError as exc:
             self.renderer.end_turn(None)
             self._error(" ".join(str(exc).split()))
-        except Exception as exc:  # noqa: BLE001 - one bad turn must not end the session
+        except Exception as exc:  # one bad turn must not end the session
             self.renderer.end_turn(None)
             if self.debug:
                 import traceback
@@ -234,7 +256,7 @@ class Repl:
                 close()
 
     def _error(self, message: str) -> None:
-        self.errors.write(f"error: {message}\n")
+        self.errors.write(f"error: {safe_text(message)}\n")
         self.errors.flush()
 
     def _help(self) -> bool:
@@ -255,8 +277,29 @@ class Repl:
         self.renderer.write(f"session {self.session.name}: {self.session.message_count()} messages ({where})")
         return True
 
+    def _sessions(self) -> bool:
+        self.renderer.write(format_sessions(self.session.registry.path))
+        return True
+
     def _exit(self) -> bool:
         return False
+
+
+def format_sessions(path: Any = None) -> str:
+    """The saved sessions as lines of name, message count and last use (``/sessions``, ``--list``)."""
+    from genlab.agents.memory import list_sessions, sessions_path
+
+    if path is None:
+        path = sessions_path()
+    sessions = list_sessions(path)
+    if not sessions:
+        return f"no saved sessions yet (in {path}); start one with genlab chat --session NAME"
+    width = max(len(info.name) for info in sessions)
+    lines = [f"{'session'.ljust(width)}  messages  last used"]
+    for info in sessions:
+        when = info.last_used.astimezone().strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{info.name.ljust(width)}  {info.messages:>8}  {when}")
+    return "\n".join(lines)
 
 
 def _terminal_reader() -> Callable[[], str]:
@@ -267,7 +310,13 @@ def _terminal_reader() -> Callable[[], str]:
 
     home = get_settings().home
     home.mkdir(parents=True, exist_ok=True)
-    prompt = PromptSession(history=FileHistory(str(home / "chat_history")))
+    from prompt_toolkit.output import create_output
+
+    from genlab.terminal import raw_stdout
+
+    # prompt_toolkit draws the input line with its own escape codes: it writes to the real
+    # stdout, not the CLI's terminal-safe wrapper (which would strip them).
+    prompt = PromptSession(history=FileHistory(str(home / "chat_history")), output=create_output(stdout=raw_stdout()))
     return lambda: prompt.prompt(PROMPT)
 
 
@@ -314,7 +363,9 @@ def run_chat(
     if sys.stdout.isatty():
         from rich.console import Console
 
-        renderer = TerminalRenderer(Console(highlight=False))
+        from genlab.terminal import raw_stdout
+
+        renderer = TerminalRenderer(Console(highlight=False, file=raw_stdout()))
         saved = "saved" if chat.saved else "not saved"
         renderer.console.print(
             f"genlab chat - session {chat.name} ({saved}, {chat.message_count()} messages), "

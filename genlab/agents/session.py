@@ -7,13 +7,11 @@ result, the end of the turn), ``ask(text)`` returns just the answer.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
-import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -26,7 +24,8 @@ from genlab.agents.agent import (
     agent_config,
     cancel_on_token,
 )
-from genlab.agents.memory import SessionRegistry, check_session_name
+from genlab.agents.formatting import first_sentence
+from genlab.agents.memory import SessionRegistry, check_session_name, session_lock
 from genlab.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -67,6 +66,13 @@ class ToolResultEvent(BaseModel):
     id: str | None = None
 
 
+class Notice(BaseModel):
+    """Something the user should know during a turn (it waits for another process...)."""
+
+    kind: Literal["notice"] = "notice"
+    text: str
+
+
 class TurnEnd(BaseModel):
     """The turn is over."""
 
@@ -77,7 +83,9 @@ class TurnEnd(BaseModel):
     """True when the turn hit the step limit instead of finishing."""
 
 
-ChatEvent = Annotated[Union[TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd], Field(discriminator="kind")]
+ChatEvent = Annotated[TextDelta | ToolCallEvent | ToolResultEvent | Notice | TurnEnd, Field(discriminator="kind")]
+
+WAITING_MESSAGE = "(another genlab chat is answering in session {name}; this turn waits for it, then goes on)"
 
 
 class ChatSession:
@@ -87,8 +95,8 @@ class ChatSession:
         agent: The compiled agent (it must have a checkpointer).
         name: The session's name; it picks the conversation thread in ``registry``.
         registry: Which thread each session name is on; defaults to one kept in memory.
-        tools: The agent's tools, for :meth:`tool_descriptions`; defaults to those the
-            agent's tool node holds.
+        tools: The agent's tools (those given to :func:`~genlab.agents.build_agent`), for
+            :meth:`tool_descriptions`; none when not given.
         max_model_calls: The agent's step limit (sets LangGraph's recursion backstop).
         saved: Whether the conversation outlives the process (shown by the REPL).
     """
@@ -107,7 +115,7 @@ class ChatSession:
         self.name = check_session_name(name)
         self.registry = registry or SessionRegistry.in_memory()
         self.saved = saved
-        self._tools = list(tools) if tools is not None else _agent_tools(agent)
+        self._tools = list(tools) if tools is not None else []
         self._max_model_calls = max_model_calls
         self.thread_id = self.registry.thread_for(self.name)
         self._worker: threading.Thread | None = None
@@ -119,6 +127,7 @@ class ChatSession:
 
     def messages(self) -> list[BaseMessage]:
         """Return the conversation so far (user, assistant and tool messages)."""
+        self._follow_registry()
         state = self.agent.get_state(self.config)
         return list(state.values.get("messages", [])) if state and state.values else []
 
@@ -133,10 +142,20 @@ class ChatSession:
     def reset(self) -> None:
         """Start a new, empty conversation under the same name; the old one is deleted."""
         self.wait()
-        old, self.thread_id = self.registry.renew(self.name)
-        checkpointer = getattr(self.agent, "checkpointer", None)
-        if old is not None and checkpointer is not None and hasattr(checkpointer, "delete_thread"):
-            checkpointer.delete_thread(old)
+        with session_lock(self.name, self.registry.path):
+            old, self.thread_id = self.registry.renew(self.name)
+            checkpointer = getattr(self.agent, "checkpointer", None)
+            if old is not None and checkpointer is not None and hasattr(checkpointer, "delete_thread"):
+                checkpointer.delete_thread(old)
+
+    def _follow_registry(self) -> None:
+        """Move to the thread the registry has for this session now.
+
+        Another process on the same session may have reset it (or deleted it, which
+        starts it again): a turn saved on the old thread would be lost.
+        """
+        current = self.registry.current_thread(self.name)
+        self.thread_id = current if current is not None else self.registry.thread_for(self.name)
 
     def ask(self, text: str) -> str:
         """Run one turn and return the answer."""
@@ -157,7 +176,7 @@ class ChatSession:
             self._worker.join(timeout)
         return not self.busy
 
-    def stream(self, text: str) -> Iterator[TextDelta | ToolCallEvent | ToolResultEvent | TurnEnd]:
+    def stream(self, text: str) -> Iterator[TextDelta | ToolCallEvent | ToolResultEvent | Notice | TurnEnd]:
         """Run one turn, yielding its events as they happen; the last one is a :class:`TurnEnd`.
 
         The turn runs in a worker thread, so that stopping the iteration (``close()``, or
@@ -166,6 +185,10 @@ class ChatSession:
         started is skipped (its result says it was cancelled), a tool already running
         finishes first (Python cannot stop it from outside); the next turn waits for that.
         What the cancelled turn finished stays in the conversation, which stays valid.
+
+        A saved session's turn holds the session's lock from reading the conversation to
+        saving the answer: a second process on the same session waits (a :class:`Notice`
+        says so) and then answers with the first one's turn in its history.
 
         Raises:
             InvalidInputError: ``text`` is empty.
@@ -199,10 +222,17 @@ class ChatSession:
                 cancel.set()
 
     def _run_turn(self, text: str, events: queue.Queue[Any], cancel: threading.Event) -> None:
+        def waiting() -> None:
+            events.put(Notice(text=WAITING_MESSAGE.format(name=self.name)))
+
         try:
-            for event in self._turn_events(text, cancel):
-                events.put(event)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer's thread
+            with session_lock(self.name, self.registry.path, cancel=cancel, on_wait=waiting):
+                self._follow_registry()
+                for event in self._turn_events(text, cancel):
+                    events.put(event)
+        except TurnCancelled:
+            pass  # cancelled while waiting for the lock: nothing ran
+        except BaseException as exc:  # handed to the consumer's thread
             events.put(exc)
         finally:
             events.put(_DONE)
@@ -286,12 +316,6 @@ def _update_messages(update: Any) -> list[Any]:
     return list(messages) if isinstance(messages, (list, tuple)) else [messages]
 
 
-def _agent_tools(agent: Any) -> list[BaseTool]:
-    node = getattr(agent, "nodes", {}).get("tools")
-    tool_node = getattr(node, "bound", None)
-    return list(getattr(tool_node, "tools_by_name", {}).values())
-
-
 def open_chat(
     session: str | None = None,
     *,
@@ -332,23 +356,3 @@ def open_chat(
     return ChatSession(
         agent, name=session, registry=SessionRegistry.open(), tools=tools, max_model_calls=max_model_calls, saved=True
     )
-
-
-def format_args(args: dict[str, Any], limit: int = 160) -> str:
-    """Render tool arguments as ``key='value', ...`` on one line, shortened to ``limit`` characters."""
-    text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
-    return shorten(text, limit)
-
-
-def first_sentence(text: str) -> str:
-    """Return the first sentence of the first paragraph of ``text`` (for one-line listings)."""
-    paragraph = text.strip().split("\n\n", 1)[0]
-    paragraph = " ".join(paragraph.split())
-    match = re.match(r"(.+?[.!?])(?:\s|$)", paragraph)
-    return match.group(1) if match else paragraph
-
-
-def shorten(text: str, limit: int = 160) -> str:
-    """Collapse whitespace and cut ``text`` to ``limit`` characters with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,18 +10,24 @@ from typing import Annotated, Any
 import typer
 
 from genlab.errors import InvalidInputError
+from genlab.terminal import json_safe, raw_stdout
 
 
 def stdout_console() -> Any:
-    """A rich console on stdout (plain text when piped)."""
+    """A rich console on stdout (plain text when piped).
+
+    It writes its own colour codes, so it gets the stream under the CLI's terminal-safe
+    wrapper: pass text from documents or models through :func:`genlab.terminal.safe_text`
+    before printing it here.
+    """
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=False, file=raw_stdout())
 
 
 def print_json(data: Any) -> None:
-    """Print ``data`` as one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    """Print ``data`` as one JSON document on stdout, exactly (control characters escaped as JSON)."""
+    sys.stdout.write(json_safe(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
@@ -37,7 +43,7 @@ def read_text_arg(value: str, *, what: str = "text") -> str:
         InvalidInputError: stdin is empty.
     """
     if value == "-":
-        data = sys.stdin.read()
+        data = sys.stdin.read().removeprefix("\ufeff")  # a BOM is not part of the text
         if not data.strip():
             raise InvalidInputError(f"{what} from stdin is empty; pipe some text in or pass it as an argument")
         return data

@@ -106,7 +106,7 @@ def _read_summary_input(file: str | None) -> str:
         return read_text_arg("-", what="text to summarize")
     path = Path(file).expanduser()
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:  # -sig: a BOM is not part of the text
             return handle.read(limit + 1)  # one more than allowed, so the tool reports the size limit
     except FileNotFoundError:
         raise InvalidInputError(f"no such file: {file}") from None

@@ -10,6 +10,7 @@ import typer
 from genlab.cli.app import app
 from genlab.cli.common import JsonOption, print_json, stdout_console
 from genlab.errors import InvalidInputError
+from genlab.terminal import safe_text
 
 
 @app.command("models")
@@ -84,9 +85,9 @@ def _print_rows(rows: list[Any]) -> None:
         # In a pipe, one line per role and one per fix: nothing is cut, whatever the width.
         for r in rows:
             state = "yes" if r.available else "no"
-            print(f"{r.role}\t{r.backend}\t{r.model}\t{state}\t{r.where}\t{r.detail}")
+            print(safe_text(f"{r.role}\t{r.backend}\t{r.model}\t{state}\t{r.where}\t{r.detail}"))
             if r.fix:
-                print(f"\tfix: {r.fix}")
+                print(safe_text(f"\tfix: {r.fix}"))
         return
     from rich.table import Table
 
@@ -94,7 +95,7 @@ def _print_rows(rows: list[Any]) -> None:
     for r in rows:
         why = r.detail if r.available else f"{r.detail}\nfix: {r.fix}" if r.fix else r.detail
         where = f"{r.where}\n{why}" if r.where not in (r.model,) else why
-        table.add_row(r.role, r.backend, r.model, "yes" if r.available else "no", where)
+        table.add_row(r.role, r.backend, safe_text(r.model), "yes" if r.available else "no", safe_text(where))
     for column in table.columns:
         column.overflow = "fold"  # wrap long ids and paths, never cut them with an ellipsis
     console.print(table)

@@ -20,6 +20,7 @@ from genlab.cli.common import (
     stdout_console,
 )
 from genlab.errors import InvalidInputError
+from genlab.terminal import safe_text
 
 
 class _EmbeddingProgress:
@@ -95,7 +96,7 @@ def _print_answer(result: dict[str, Any]) -> None:
     if console.is_terminal:
         from rich.markdown import Markdown
 
-        console.print(Markdown(result["answer"]))
+        console.print(Markdown(safe_text(result["answer"])))
         console.print()
         console.print("[bold]Sources[/bold]")
     else:
@@ -108,7 +109,7 @@ def _print_answer(result: dict[str, Any]) -> None:
         if console.is_terminal:
             from rich.markup import escape
 
-            console.print(escape(line))
+            console.print(escape(safe_text(line)))
         else:
             print(line)
 
@@ -166,7 +167,7 @@ def _read_questions(path: Path) -> list[str]:
     if path.is_dir():
         raise InvalidInputError(f"{path} is a folder; give a text file with one question per line")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM is not part of the first question
     except UnicodeDecodeError:
         raise InvalidInputError(f"{path} is not UTF-8 text; give a text file with one question per line") from None
     from genlab.retrieval.search import check_question

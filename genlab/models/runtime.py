@@ -87,13 +87,14 @@ class ModelRuntime:
         """
         from genlab.models.device import resolve_device, resolve_dtype
         from genlab.models.loaders import detect_kind
-        from genlab.models.sources import resolve_source
+        from genlab.models.sources import check_remote_code, resolve_source
 
         settings = settings or self.settings
         model_id = model or settings.model_for(role)
         with _named_by(role, model, settings):
             source = resolve_source(role, model_id)
             kind = detect_kind(role, source)
+            check_remote_code(role, source, settings.trust_remote_code)
         device = resolve_device(settings.device)
         dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
         return (kind, source, device, dtype)

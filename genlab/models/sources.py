@@ -49,6 +49,7 @@ def resolve_source(role: str, model_id: str) -> str:
                 "the folder is not a model (no config.json, model_index.json or modules.json)",
                 want=want,
             )
+        check_readable(role, model_id, path)
         return str(path.resolve())
     if not _REPO_ID.match(model_id) or model_id.count("/") > 1:
         raise ModelUnavailableError(role, model_id, "it is neither an existing folder nor a valid hub id (org/name)")
@@ -61,6 +62,75 @@ def resolve_source(role: str, model_id: str) -> str:
         raise ModelUnavailableError(role, model_id, "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
     _probe_hub(role, model_id)
     return model_id
+
+
+#: Files a loader opens: configs, tokenizers, weights.
+_MODEL_FILE_SUFFIXES = {".json", ".safetensors", ".bin", ".pt", ".pth", ".model", ".txt", ".gguf"}
+
+
+def check_readable(role: str, model_id: str, folder: Path) -> None:
+    """Refuse a model folder with a file genlab cannot open (permissions, a dangling link).
+
+    The libraries report an unreadable weight file as a missing one ("does not appear to
+    have a file named..."), which sends the user looking for a download instead of at
+    the file's permissions.
+
+    Raises:
+        ModelUnavailableError: Naming the first such file and why it cannot be read.
+    """
+    import os
+
+    for file in sorted(folder.rglob("*")):
+        if file.suffix not in _MODEL_FILE_SUFFIXES or file.is_dir():
+            continue
+        problem = None
+        if not file.exists():
+            problem = "it is a link to nothing"
+        elif not os.access(file, os.R_OK):
+            problem = "permission denied"
+        else:
+            try:
+                with open(file, "rb"):
+                    pass
+            except OSError as exc:
+                problem = exc.strerror or type(exc).__name__
+        if problem:
+            relative = file.relative_to(folder)
+            raise ModelUnavailableError(
+                role,
+                model_id,
+                f"its file {relative} cannot be read ({problem})",
+                fixes=f"make the folder's files readable (chmod -R u+r '{folder}') or set GENLAB_{role.upper()}_MODEL "
+                "to another folder",
+            )
+
+
+def check_remote_code(role: str, source: str, trust_remote_code: bool) -> None:
+    """Refuse a model that can only load by running its own Python, unless remote code is allowed.
+
+    A config with ``auto_map`` and a ``model_type`` transformers does not know needs the
+    repository's code; transformers' own refusal would come only after the download.
+
+    Raises:
+        ModelUnavailableError: The model needs remote code and ``trust_remote_code`` is off.
+    """
+    if trust_remote_code:
+        return
+    config = read_json(source, "config.json", role)
+    if not config or not config.get("auto_map"):
+        return
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if config.get("model_type") in CONFIG_MAPPING_NAMES:
+        return  # transformers has the code itself; the repository's copy is not run
+    raise ModelUnavailableError(
+        role,
+        source,
+        f"it runs its own Python code to load (model_type {config.get('model_type')!r} with auto_map), "
+        "and remote code is off",
+        fixes="only if you trust its authors, allow it with GENLAB_TRUST_REMOTE_CODE=1 or --trust-remote-code "
+        f"(a genlab.toml in the current folder cannot); otherwise set GENLAB_{role.upper()}_MODEL to another model",
+    )
 
 
 def _probe_hub(role: str, model_id: str) -> None:

@@ -88,7 +88,9 @@ def check_question(question: str, what: str = "question") -> str:
     Raises:
         InvalidInputError: It is empty, whitespace, or over 2,000 characters.
     """
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str):
+        raise InvalidInputError(f"the {what} must be a string, got {type(question).__name__}; ask e.g. 'What is a GAN?'")
+    if not question.strip():
         raise InvalidInputError(f"the {what} is empty; ask something, e.g. 'What is a GAN?'")
     if len(question) > 2000:
         raise InvalidInputError(f"the {what} is {len(question)} characters long; at most 2000 are allowed")

@@ -7,12 +7,13 @@ Python functions behind the tools validate with it too, before any model is load
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
 
-from genlab.errors import GenlabError, InvalidInputError
+from genlab.errors import InvalidInputError, describe_validation_error
 from genlab.settings import Settings, use_settings
 
 ProgressCallback = Callable[[int, int], None]
@@ -36,52 +37,32 @@ class ToolInputError(ToolException, InvalidInputError):
     """
 
 
-_SELF_EXPLAINING = {"value_error", "string_too_short", "string_pattern_mismatch"}
-
-
-def describe_validation_error(error: ValidationError, schema: type[BaseModel] | None = None) -> str:
-    """Turn a pydantic error into one line naming each bad field and what it accepts.
-
-    Args:
-        error: The error raised while validating tool arguments.
-        schema: The argument schema; each bad field's description (which states the
-            allowed values) is appended to its message.
-    """
-    fields = schema.model_fields if schema is not None else {}
-    parts = []
-    for item in error.errors(include_url=False):
-        loc = item.get("loc") or ()
-        where = ".".join(str(p) for p in loc) or "input"
-        message = _friendly(item)
-        value = item.get("input")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            message += f" (got {value})"
-        field = fields.get(str(loc[0])) if loc else None
-        if field is not None and field.description and item.get("type") not in _SELF_EXPLAINING:
-            message += f"; {field.description.rstrip('.')}"
-        parts.append(f"{where}: {message}" if loc else message)
-    return "; ".join(parts)
-
-
-def _friendly(item: Any) -> str:
-    """Pydantic's message, in plain words for the two constraints every text field has."""
-    kind = item.get("type")
-    ctx = item.get("ctx") or {}
-    if kind == "string_too_short" and ctx.get("min_length") == 1:
-        return "is empty; give some non-whitespace text"
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
-        return "is only whitespace; give some non-whitespace text"
-    return str(item.get("msg", "invalid")).removeprefix("Value error, ")
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "NOT_BLANK",
+    "GenlabTool",
+    "ProgressCallback",
+    "ToolInputError",
+    "check_text_size",
+    "clean_labels",
+    "describe_validation_error",
+    "require_text",
+    "validate_input",
+]
 
 
 def validate_input(schema: type[SchemaT], data: dict[str, Any]) -> SchemaT:
-    """Validate tool arguments with ``schema``.
+    """Validate tool arguments with ``schema``, strictly.
+
+    Strict mode: a wrong type is a mistake, not something to coerce. ``steps=True`` is not
+    one step and ``multi_label="yes"`` is not true; the message names the type it got.
 
     Raises:
-        ToolInputError: An argument is missing or outside what the schema allows.
+        ToolInputError: An argument is missing, of the wrong type, or outside what the
+            schema allows.
     """
     try:
-        return schema.model_validate(data)
+        return schema.model_validate(data, strict=True)
     except ValidationError as exc:
         raise ToolInputError(describe_validation_error(exc, schema)) from None
 
@@ -126,38 +107,59 @@ class GenlabTool(BaseTool):
     """Base class of the genlab tools.
 
     Subclasses set ``name``, ``description`` and ``args_schema`` and implement
-    :meth:`_execute` with the validated arguments. Bad input reaches the agent as the
-    tool's result (``handle_tool_error`` / ``handle_validation_error``); so does a model
-    that cannot be loaded, so the agent can tell the user instead of crashing the chat.
-    The async path runs the same code in a worker thread (the models are synchronous).
+    :meth:`_execute` with the validated arguments.
+
+    Called directly (``tool.invoke({...})``), a tool raises: :class:`ToolInputError` for
+    bad arguments (validated strictly by :func:`validate_input` before anything runs),
+    :class:`~genlab.errors.ModelUnavailableError` when its model cannot be loaded. It never
+    returns an error message that could pass for a result. The agent is what turns these
+    exceptions into error tool messages (LangChain's ``ToolErrorMiddleware`` in
+    :func:`genlab.agents.build_agent`), so the model can tell the user or try again. The
+    async path runs the same code in a worker thread (the models are synchronous).
     """
 
-    handle_tool_error: Any = True
-    """Return a :class:`ToolException`'s message as the tool result instead of raising."""
-    handle_validation_error: Any = None
-    """Set per instance to a formatter naming the bad field and what it accepts."""
     settings: Settings | None = Field(default=None, exclude=True)
     """Settings this tool runs under (models, device, output folder, limits); ``None``: the
     process-wide ones. ``genlab.agents.default_tools(settings)`` sets it."""
 
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
-        if self.handle_validation_error is None:
-            schema = self.args_schema if isinstance(self.args_schema, type) else None
-            self.handle_validation_error = lambda error: describe_validation_error(error, schema)
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        # The whole call runs under the tool's settings: LangChain's own argument parsing
+        # checks size limits too, before _run.
+        with use_settings(self.settings):
+            self._check_arguments(input)
+            return super().invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        with use_settings(self.settings):
+            self._check_arguments(input)
+            return await super().ainvoke(input, config, **kwargs)
+
+    def _check_arguments(self, input: Any) -> None:
+        """Validate the arguments strictly, raising one :class:`ToolInputError` line.
+
+        LangChain's own argument parsing coerces (``"3"`` becomes 3) and raises pydantic's
+        multi-line error; this runs first with the same schema, in strict mode.
+        """
+        schema = self.args_schema
+        if not isinstance(schema, type) or not issubclass(schema, BaseModel):
+            return
+        if isinstance(input, dict) and input.get("type") == "tool_call":
+            input = input.get("args", {})
+        if isinstance(input, str):
+            input = {next(iter(schema.model_fields), "text"): input}
+        if not isinstance(input, dict):
+            raise ToolInputError(
+                f"{self.name} takes a dict of arguments (or a string for its first one), got {type(input).__name__}"
+            )
+        validate_input(schema, input)
 
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         if args:  # a plain string input fills the first field of the schema
             schema = self.args_schema
             first = next(iter(schema.model_fields)) if isinstance(schema, type) else "text"
             kwargs[first] = args[0]
-        try:
-            with use_settings(self.settings):
-                return self._execute(**kwargs)
-        except ToolException:
-            raise
-        except GenlabError as exc:
-            raise ToolException(str(exc)) from exc
+        with use_settings(self.settings):
+            return self._execute(**kwargs)
 
     def _execute(self, **kwargs: Any) -> Any:
         raise NotImplementedError

@@ -87,7 +87,7 @@ class FewShotInput(_TextAndLabels):
     )
 
     @model_validator(mode="after")
-    def _examples_use_labels(self) -> "FewShotInput":
+    def _examples_use_labels(self) -> FewShotInput:
         allowed = {label.casefold(): label for label in self.labels}
         for example in self.examples or []:
             if example.label.casefold() not in allowed:
@@ -104,15 +104,23 @@ class ZeroShotResult(BaseModel):
 
 
 def _input_limit(pipe: Any) -> int:
-    limit = getattr(pipe.tokenizer, "model_max_length", None)
-    if limit and limit < 10**6:
-        return int(limit)
+    """The most tokens the NLI model reads: the smaller of the tokenizer's and the model's limits.
+
+    A tokenizer saved without ``model_max_length`` reports about 1e30, and one may allow
+    more than the model has positions for; either way the model's position table is what
+    overflows (the tensor-size error), so it bounds the limit too.
+    """
+    limits = []
+    tokenizer_limit = getattr(pipe.tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 10**6:
+        limits.append(tokenizer_limit)
     config = pipe.model.config
     for name in ("max_position_embeddings", "n_positions"):
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:
-            return value
-    return 512
+            limits.append(value)
+            break
+    return min(limits) if limits else 512
 
 
 def classify_zero_shot_text(
@@ -135,15 +143,15 @@ def classify_zero_shot_text(
 
     pipe = get_model("zero_shot", model)
     limit = _input_limit(pipe)
-    longest = max(request.labels, key=len)
-    needed = len(pipe.tokenizer(request.text, HYPOTHESIS.format(longest))["input_ids"])
+    # Each label makes one (text, hypothesis) pair; the longest pair must fit.
+    needed = max(len(pipe.tokenizer(request.text, HYPOTHESIS.format(label))["input_ids"]) for label in request.labels)
     if needed > limit:
         raise ToolInputError(
             f"text is too long for the zero-shot model: {needed} tokens with a label, it reads at most {limit}; "
             "pass a shorter excerpt or summarize the text first"
         )
     out = pipe(request.text, candidate_labels=request.labels, multi_label=request.multi_label, hypothesis_template=HYPOTHESIS)
-    ranked = sorted(zip(out["labels"], out["scores"]), key=lambda pair: pair[1], reverse=True)
+    ranked = sorted(zip(out["labels"], out["scores"], strict=True), key=lambda pair: pair[1], reverse=True)
     return ZeroShotResult(labels=[label for label, _ in ranked], scores=[float(score) for _, score in ranked])
 
 

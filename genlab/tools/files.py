@@ -18,17 +18,19 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-from genlab.errors import InvalidInputError
+from genlab.errors import DiskFullError, InvalidInputError
 
 SLUG_MAX_CHARS = 40
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -149,6 +151,15 @@ def output_batch(out_dir: str | os.PathLike[str] | None = None) -> Iterator[Outp
     try:
         yield batch
         batch.commit()
+    except OSError as exc:
+        batch.rollback()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            names = ", ".join(f.path.name for f in batch.files) or "a file"
+            raise DiskFullError(
+                f"no space left in {batch.folder} while writing {names}; nothing was written (the partial "
+                "file was removed); free some space, or choose another folder with --out or GENLAB_OUTPUT_DIR"
+            ) from None
+        raise
     except BaseException:  # Ctrl-C too: nothing half-written may stay behind
         batch.rollback()
         raise
