@@ -191,7 +191,7 @@ def _step_callback(progress: ProgressCallback | None, offset: int, total: int, c
         # diffusers' own stop switch (``pipe._interrupt``) is private; raising from the public
         # step callback stops the loop at the end of this step just the same.
         if cancel is not None and cancel.is_set():
-            raise GenerationCancelled(f"cancelled after {offset + step + 1} of {total} steps")
+            raise GenerationCancelled(f"stopped after {offset + step + 1} of {total} steps")
         if progress is not None:
             progress(offset + step + 1, total)
         return callback_kwargs
