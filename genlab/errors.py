@@ -41,24 +41,60 @@ class PromptTooLongError(InvalidInputError):
 class ModelUnavailableError(GenlabError):
     """A model for a role cannot be loaded: not on disk, not cached, or the wrong kind.
 
+    The message names where the model id came from, so that the fix it gives is one the user
+    can make: the ``GENLAB_<ROLE>_MODEL`` setting by default, or the ``--model`` flag /
+    ``model=`` argument they passed (``origin``, set where the id was passed in: the model
+    runtime for ``model=``, the CLI for ``--model``).
+
     Attributes:
         role: The role the model was asked for (``summary``, ``image``...).
         model_id: The hub id or local folder that was asked for.
         reason: What went wrong, in a few words.
+        want: What the model id should name instead (``a folder holding a saved model``...),
+            or None for the default fix (a local folder, or download it once).
+        fixes: A fix that is not "set the model to something else", or None.
+        origin: ``None`` (the setting), ``"--model"`` or ``"model="``.
     """
 
-    def __init__(self, role: str, model_id: str, reason: str, *, fixes: str | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        model_id: str,
+        reason: str,
+        *,
+        want: str | None = None,
+        fixes: str | None = None,
+        origin: str | None = None,
+    ) -> None:
         self.role = role
         self.model_id = model_id
         self.reason = reason
-        env = f"GENLAB_{role.upper()}_MODEL"
-        if fixes is None:
-            fixes = (
-                f"set {env} to a local model folder, or download it once where there is a "
-                f"network (`hf download {model_id}`)"
-            )
-        self.fixes = fixes
-        super().__init__(f"{role} model {model_id!r} is not available: {reason}; {fixes}.")
+        self.want = want
+        self._fixes = fixes
+        self.origin = origin
+        super().__init__(role, model_id, reason)
+
+    @property
+    def setting(self) -> str:
+        """Where the model id came from, as the user wrote it: ``GENLAB_IMAGE_MODEL``, ``--model``..."""
+        return self.origin or f"GENLAB_{self.role.upper()}_MODEL"
+
+    @property
+    def fixes(self) -> str:
+        """What to do, naming :attr:`setting`."""
+        if self._fixes is not None:
+            return self._fixes
+        change = f"set {self.setting} to" if self.origin is None else f"pass {self.origin}"
+        if self.want is not None:
+            return f"{change} {self.want}"
+        return (
+            f"{change} a local model folder, or download it once where there is a "
+            f"network (`hf download {self.model_id}`)"
+        )
+
+    def __str__(self) -> str:
+        passed = f" passed with {self.origin}" if self.origin else ""
+        return f"{self.role} model {self.model_id!r}{passed} is not available: {self.reason}; {self.fixes}."
 
 
 class ModelOutputError(GenlabError):
@@ -70,6 +106,14 @@ class ModelOutputError(GenlabError):
 
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""
+
+
+class GenerationCancelled(KeyboardInterrupt):
+    """A long generation was cancelled (Ctrl-C, or its ``cancel`` event was set).
+
+    A ``KeyboardInterrupt`` so that code which already stops on Ctrl-C stops on it too; the
+    files of the cancelled call are removed before it propagates. The CLI exits with 130.
+    """
 
 
 class ConfigError(GenlabError):

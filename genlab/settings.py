@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     """Vector store for the course index."""
     max_input_chars: int = Field(default=200_000, gt=0)
     """Longest text a tool accepts (about 50,000 tokens); longer input is refused, not truncated."""
+    log_level: Literal["debug", "info", "warning", "error"] = "error"
+    """How much the libraries (transformers, diffusers, huggingface_hub) print on the command line:
+    ``error`` hides their warnings and progress bars; ``warning`` or lower shows them. genlab's
+    own progress bars and errors are not affected."""
 
     # -- model servers (see genlab.models.backends) ---------------------------------------
     openai_base_url: str | None = None

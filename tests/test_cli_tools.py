@@ -22,7 +22,7 @@ def test_image_json_and_out_folder(tiny_env, tmp_path, capsys) -> None:
     code, stdout, stderr = run_cli(["image", "a red fox", *SMALL_IMAGE, "--seed", "5", "--num-images", "2", "--out", str(out), "--json"], capsys)
     assert code == 0, stderr
     data = json.loads(stdout)
-    assert set(data) == {"images", "model"}
+    assert set(data) == {"images", "model", "prompt", "negative_prompt", "guidance_scale"}
     assert data["model"] == str(tiny_env.image)
     assert [set(i) for i in data["images"]] == [{"path", "width", "height", "seed", "steps"}] * 2
     assert [i["seed"] for i in data["images"]] == [5, 6]
@@ -70,7 +70,7 @@ def test_music_json(tiny_env, tmp_path, capsys) -> None:
     code, stdout, stderr = run_cli(["music", "calm piano", "--duration", "0.2", "--seed", "3", "--out", str(tmp_path), "--json"], capsys)
     assert code == 0, stderr
     data = json.loads(stdout)
-    assert set(data) == {"path", "sampling_rate", "duration_s", "model"}
+    assert set(data) == {"path", "sampling_rate", "duration_s", "model", "prompt", "seed"}
     with wave.open(data["path"], "rb") as wav:
         assert wav.getframerate() == data["sampling_rate"]
         assert wav.getnframes() / wav.getframerate() == pytest.approx(data["duration_s"], abs=1e-3)

@@ -27,7 +27,7 @@ def out_dir(tiny_env, tmp_path, monkeypatch) -> Path:
 
 def test_tool_draws_a_png_with_its_recipe_in_the_metadata(out_dir, tiny_env) -> None:
     result = generate_image.invoke({"prompt": "a red fox in the snow", **SMALL, "seed": 7})
-    assert set(result) == {"images", "model", "prompt"}
+    assert set(result) == {"images", "model", "prompt", "negative_prompt", "guidance_scale"}
     assert result["model"] == str(tiny_env.image)
     assert result["prompt"] == "a red fox in the snow"
     [image] = result["images"]

@@ -38,7 +38,7 @@ def read_wav(path: Path) -> tuple[int, int, int, bytes]:
 
 def test_tool_writes_a_wav_of_the_requested_length(out_dir, tiny_env) -> None:
     result = generate_music.invoke({"prompt": "calm lo-fi piano", "duration_s": 0.2, "seed": 1})
-    assert set(result) == {"path", "sampling_rate", "duration_s", "model", "prompt"}
+    assert set(result) == {"path", "sampling_rate", "duration_s", "model", "prompt", "seed"}
     assert result["model"] == str(tiny_env.music) and result["prompt"] == "calm lo-fi piano"
     path = Path(result["path"])
     assert path.parent == out_dir.resolve() and NAME.match(path.name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from genlab.errors import GenlabError, ModelUnavailableError
+from genlab.errors import GenlabError, InvalidInputError, ModelUnavailableError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -26,13 +26,16 @@ if TYPE_CHECKING:
 FACTORY_ENV = "GENLAB_CHAT_FACTORY"
 
 
-def resolve_chat_model(model: BaseChatModel | str | None = None, *, settings: Settings | None = None) -> BaseChatModel:
+def resolve_chat_model(
+    model: BaseChatModel | str | None = None, *, settings: Settings | None = None, **generation: Any
+) -> BaseChatModel:
     """Return ``model`` if it is a chat model, else the factory's or the local chat model.
 
     Args:
         model: A chat model (returned as is), a hub id or folder, or ``None`` for the
             configured one.
         settings: Settings whose ``chat_model`` is used when ``model`` is ``None``.
+        **generation: Generation settings (see :func:`genlab.models.load_chat_model`; mapped for a server).
 
     Raises:
         ModelUnavailableError: The model cannot be loaded, or ``GENLAB_CHAT_FACTORY`` does
@@ -41,16 +44,24 @@ def resolve_chat_model(model: BaseChatModel | str | None = None, *, settings: Se
     from langchain_core.language_models import BaseChatModel
 
     if isinstance(model, BaseChatModel):
+        if generation:
+            raise InvalidInputError("generation settings apply to a model genlab loads; set them on the chat model you pass")
         return model
     from genlab.settings import get_settings
 
     spec = ((settings or get_settings()).chat_factory or "").strip()
     if spec:
+        if generation:
+            # Its parameters have other names (max_tokens...); the factory's function sets them.
+            raise InvalidInputError(
+                f"generation settings ({', '.join(generation)}) apply to the local chat model; "
+                f"with {FACTORY_ENV} set, the function it names sets them"
+            )
         return _from_factory(spec, model)
     from genlab.models import load_chat_model, parse_model
     from genlab.models.runtime import get_runtime
 
-    chat_model = load_chat_model(model, settings=settings)
+    chat_model = load_chat_model(model, settings=settings, **generation)
     if not parse_model("chat", model, settings).remote:
         # The local model loads on its first call; check now, from its config files only, that
         # it can load, so a missing model is reported before the learner types a question.

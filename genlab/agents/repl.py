@@ -333,13 +333,20 @@ def _stream_reader(stream: IO[str], prompt_to: IO[str] | None) -> Callable[[], s
     return read
 
 
-def run_chat(session: str | None = None, model: str | None = None, *, debug: bool = False) -> int:
+def run_chat(
+    session: str | None = None,
+    model: str | None = None,
+    *,
+    debug: bool = False,
+    generation: dict[str, Any] | None = None,
+) -> int:
     """Run ``genlab chat``: open the session, then the REPL until ``/exit`` or Ctrl-D.
 
     Args:
         session: Save the conversation under this name and resume it later.
         model: A hub id or folder overriding the configured chat model.
         debug: Print tracebacks of unexpected errors.
+        generation: Generation settings for the chat model (``max_new_tokens``, ``temperature``, ``seed``).
 
     Returns:
         The exit code.
@@ -351,7 +358,7 @@ def run_chat(session: str | None = None, model: str | None = None, *, debug: boo
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     started = time.perf_counter()
-    chat = open_chat(session, model=model)
+    chat = open_chat(session, model=model, generation=generation)
     renderer: Renderer
     if sys.stdout.isatty():
         from rich.console import Console

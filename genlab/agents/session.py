@@ -322,6 +322,7 @@ def open_chat(
     model: BaseChatModel | str | None = None,
     tools: Sequence[BaseTool] | None = None,
     max_model_calls: int = DEFAULT_MAX_MODEL_CALLS,
+    generation: dict[str, Any] | None = None,
 ) -> ChatSession:
     """Open a chat with the course assistant, as ``genlab chat`` does.
 
@@ -331,6 +332,8 @@ def open_chat(
         model: The chat model (see :func:`genlab.agents.build_agent`).
         tools: The tools; defaults to :func:`genlab.agents.default_tools`.
         max_model_calls: Model calls a turn may make before it stops.
+        generation: Generation settings for a model named by id or configured
+            (``max_new_tokens``, ``temperature``, ``seed``...; see :func:`genlab.models.load_chat_model`).
 
     Raises:
         ModelUnavailableError: No chat model can be loaded.
@@ -343,7 +346,7 @@ def open_chat(
 
     if session is not None:
         check_session_name(session)
-    chat_model = resolve_chat_model(model)  # first: a missing model is the likeliest problem
+    chat_model = resolve_chat_model(model, **(generation or {}))  # first: a missing model is the likeliest problem
     if tools is None:
         tools = default_tools()
     if session is None:

@@ -17,7 +17,7 @@ from typing import Any
 # Each module registers its commands on the one app; the order is the order in --help.
 from genlab.cli import chat, media, models, retrieval, story  # noqa: F401  (registers commands)
 from genlab.cli.app import _STATE, Interrupted, PipeClosed, app
-from genlab.errors import GenlabError, describe_validation_error
+from genlab.errors import GenlabError, ModelUnavailableError, describe_validation_error
 from genlab.terminal import SafeTextStream, safe_text
 
 __all__ = ["app", "main"]
@@ -100,10 +100,15 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(exc.format_message().split())
             _fail(f"{message} (see `genlab --help`)", getattr(exc, "exit_code", 2))
         except GenlabError as exc:
+            if isinstance(exc, ModelUnavailableError) and exc.origin == "model=" and "--model" in args:
+                exc.origin = "--model"  # the commands pass --model on as model=: name what the user typed
             _fail(str(exc), 2)
         except ValidationError as exc:  # settings from the environment or genlab.toml
             _fail(_settings_error(exc), 2)
-        except (Interrupted, KeyboardInterrupt):
+        except (Interrupted, KeyboardInterrupt) as exc:
+            if str(exc):  # a generation stopped at Ctrl-C; its files were removed
+                sys.stderr.write(f"genlab: cancelled ({one_line(str(exc))}); no file was kept\n")
+                raise SystemExit(130) from None
             _fail("interrupted", 130)
         except (PipeClosed, BrokenPipeError):
             _pipe_closed()

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from genlab.errors import GenerationCancelled
+
 
 class Interrupted(Exception):
     """Ctrl-C during a command (Typer would turn it into a silent exit code 130)."""
@@ -23,6 +25,8 @@ class GenlabGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except GenerationCancelled as exc:
+            raise Interrupted(str(exc)) from None  # its message says where it stopped
         except KeyboardInterrupt:
             raise Interrupted from None
         except BrokenPipeError:
@@ -55,10 +59,26 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _configure_logs(debug: bool) -> None:
+    """Quiet the libraries before any command imports them (see genlab.logs)."""
+    from pydantic import ValidationError
+
+    from genlab import logs
+    from genlab.settings import get_settings
+
+    try:
+        level = get_settings().log_level
+    except ValidationError:
+        level = None  # the command reads the settings again and reports what is wrong
+    logs.configure(level, debug=debug)
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors, and the libraries' own logs and progress bars.")
+    ] = False,
     trust_remote_code: Annotated[
         bool,
         typer.Option(
@@ -74,6 +94,7 @@ def _root(
     if ctx.invoked_subcommand is None:
         print(ctx.get_help())
         raise typer.Exit(0)
+    _configure_logs(debug)
     if trust_remote_code:
         from genlab.settings import get_settings
 

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import _STATE, app
-from genlab.cli.common import JsonOption, ModelOption, print_json
+from genlab.cli.common import (
+    JsonOption,
+    MaxNewTokensOption,
+    ModelOption,
+    TemperatureOption,
+    TextSeedOption,
+    generation_settings,
+    print_json,
+)
 from genlab.errors import InvalidInputError
 
 
@@ -18,6 +26,9 @@ def chat_command(
         typer.Option("--session", help="Save the conversation under this name (in GENLAB_HOME) and resume it next time."),
     ] = None,
     model: ModelOption = None,
+    max_new_tokens: MaxNewTokensOption = None,
+    temperature: TemperatureOption = None,
+    seed: TextSeedOption = None,
     list_sessions: Annotated[
         bool, typer.Option("--list", help="List the saved sessions (messages, last use) and exit.")
     ] = False,
@@ -40,7 +51,8 @@ def chat_command(
         raise InvalidInputError("--json goes with --list or --delete; a chat prints text")
     from genlab.agents.repl import run_chat
 
-    code = run_chat(session=session, model=model, debug=_STATE["debug"])
+    generation = generation_settings(max_new_tokens, temperature, seed)
+    code = run_chat(session=session, model=model, debug=_STATE["debug"], generation=generation)
     if code:
         raise typer.Exit(code)
 

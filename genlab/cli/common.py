@@ -53,3 +53,24 @@ def read_text_arg(value: str, *, what: str = "text") -> str:
 OutOption = Annotated[Path | None, typer.Option("--out", help="Folder for generated files (default: GENLAB_OUTPUT_DIR).")]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Hub id or local folder overriding the configured model.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
+MaxNewTokensOption = Annotated[
+    int | None, typer.Option("--max-new-tokens", help="Most tokens the model generates per answer (default: 256).")
+]
+TemperatureOption = Annotated[
+    float | None, typer.Option("--temperature", help="Sampling temperature; 0 is greedy (default: the model's own).")
+]
+TextSeedOption = Annotated[int | None, typer.Option("--seed", help="Sampling seed: the same seed gives the same text.")]
+
+
+def generation_settings(max_new_tokens: int | None, temperature: float | None, seed: int | None) -> dict[str, Any]:
+    """The generation flags that were given, as ``load_llm`` / ``load_chat_model`` keywords.
+
+    Raises:
+        InvalidInputError: A value out of range.
+    """
+    from genlab.models.generation import check_generation
+
+    given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed}
+    chosen = {name: value for name, value in given.items() if value is not None}
+    check_generation(chosen)  # before any model loads: one line naming the flag's range
+    return chosen

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +70,31 @@ class _ToolsProgress:
         self._bar.update(self._task, completed=done, total=total)
 
 
+@contextlib.contextmanager
+def _cancel_on_ctrl_c() -> Iterator[threading.Event]:
+    """Ctrl-C sets an event the diffusion loop checks after each step; a second Ctrl-C stops at once.
+
+    A diffusion step on a large image is seconds of one C call; the event makes the pipeline
+    stop at the end of the step under way (`GenerationCancelled`), through its public
+    ``callback_on_step_end``, and nothing half-drawn is written.
+    """
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel  # signal handlers can only be set from the main thread (in-process tests)
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _read_summary_input(file: str | None) -> str:
     """The text to summarize: FILE, or stdin for ``-`` or no FILE (refusing an interactive stdin)."""
     from genlab.settings import get_settings
@@ -106,7 +135,7 @@ def image_command(
     """Draw images from a text prompt (Stable Diffusion); PNGs record prompt, seed and model."""
     from genlab.tools.image import generate_images
 
-    with _ToolsProgress("drawing", show_progress(json_output)) as bar:
+    with _ToolsProgress("drawing", show_progress(json_output)) as bar, _cancel_on_ctrl_c() as cancel:
         result = generate_images(
             prompt,
             negative_prompt=negative_prompt,
@@ -119,9 +148,10 @@ def image_command(
             model=model,
             out_dir=out,
             progress=bar.callback,
+            cancel=cancel,
         )
     if json_output:
-        print_json(result.model_dump(mode="json", exclude={"prompt"}))
+        print_json(result.model_dump(mode="json"))  # everything needed to draw the same images again
         return
     for image in result.images:
         print(f"{image.path}  ({image.width}x{image.height}, seed {image.seed}, {image.steps} steps)")
@@ -142,7 +172,7 @@ def music_command(
     with _ToolsProgress("composing", show_progress(json_output)) as bar:
         result = compose_music(prompt, duration_s=duration, seed=seed, model=model, out_dir=out, progress=bar.callback)
     if json_output:
-        print_json(result.model_dump(mode="json", exclude={"prompt", "seed"}))
+        print_json(result.model_dump(mode="json"))  # everything needed to make the same clip again
         return
     print(f"{result.path}  ({result.duration_s:.2f} s at {result.sampling_rate} Hz, seed {result.seed})")
 

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from genlab.cli.app import app
-from genlab.cli.common import JsonOption, print_json, show_progress, stdout_console
+from genlab.cli.common import (
+    JsonOption,
+    MaxNewTokensOption,
+    TemperatureOption,
+    TextSeedOption,
+    generation_settings,
+    print_json,
+    show_progress,
+    stdout_console,
+)
 from genlab.errors import InvalidInputError
 from genlab.terminal import safe_text
 
@@ -112,6 +121,9 @@ def ask_command(
     store: StoreOption = None,
     questions: Annotated[Path | None, typer.Option("--questions", help="A file with one question per line (JSON lines out with --json).")] = None,
     llm: Annotated[bool, typer.Option("--llm", help="Answer with the configured chat model instead of extracting sentences.")] = False,
+    max_new_tokens: MaxNewTokensOption = None,
+    temperature: TemperatureOption = None,
+    seed: TextSeedOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Answer a question from the course documents, with numbered sources (offline by default)."""
@@ -126,11 +138,16 @@ def ask_command(
         batch = _read_questions(questions)
     else:
         batch = [check_question(question or "")]
+    generation = generation_settings(max_new_tokens, temperature, seed)
+    if generation and not llm:
+        flags = ", ".join("--" + name.replace("_", "-") for name in generation)
+        verb = "applies" if len(generation) == 1 else "apply"
+        raise InvalidInputError(f"{flags} {verb} only to answers written by a model: add --llm (the default answer is extracted)")
     model = None
     if llm:
         from genlab.models import load_chat_model
 
-        model = load_chat_model()
+        model = load_chat_model(**generation)
     with _EmbeddingProgress(show_progress(json_output)) as bar:
         for position, item in enumerate(batch):
             result = answer_question(item, k=k, store=store_name, llm=model, progress=bar.callback)

@@ -8,7 +8,15 @@ import typer
 
 from genlab.chains.story_example import COURSE_STORY_EXAMPLE
 from genlab.cli.app import app
-from genlab.cli.common import JsonOption, ModelOption, OutOption, print_json
+from genlab.cli.common import (
+    JsonOption,
+    MaxNewTokensOption,
+    ModelOption,
+    OutOption,
+    TemperatureOption,
+    generation_settings,
+    print_json,
+)
 
 
 @app.command("story")
@@ -35,9 +43,13 @@ def story_command(
     height: Annotated[int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the picture and the music.")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the story, its moderation, the picture and the music.")
+    ] = None,
     out: OutOption = None,
     model: ModelOption = None,
+    max_new_tokens: MaxNewTokensOption = None,
+    temperature: TemperatureOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write a story from the course's template and check that it is kid-friendly.
@@ -49,9 +61,13 @@ def story_command(
     from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
     from genlab.chains.story import MODERATOR_MAX_TOKENS
 
+    generation = generation_settings(max_new_tokens, temperature, seed)
+    # The moderator answers in a few words whatever --max-new-tokens says; it shares the rest.
+    moderation = {k: v for k, v in generation.items() if k != "max_new_tokens"}
+    custom = bool(model or generation)
     chain = story_with_media(
-        LazyModel(model=model) if model else None,
-        LazyModel(model=model, max_new_tokens=MODERATOR_MAX_TOKENS) if model else None,
+        LazyModel(model=model, **generation) if custom else None,
+        LazyModel(model=model, max_new_tokens=MODERATOR_MAX_TOKENS, **moderation) if custom else None,
         classifier=classifier,
         max_rewrites=max_rewrites,
         image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,

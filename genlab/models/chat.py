@@ -10,6 +10,7 @@ streaming, and ``langchain.agents.create_agent``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.errors import InvalidInputError, ModelUnavailableError, PromptTooLongError
 from genlab.models.generation import GENERATION_KEYS, partial_stop_length
 from genlab.models.llm import LocalLLM
 from genlab.models.tool_calls import CALL_MARKERS, MARKER_TOKENS, parse_tool_calls
@@ -145,6 +146,37 @@ def _plan_tools(tools: Sequence[dict[str, Any]] | None, tool_choice: Any) -> _To
             f"({', '.join(names)}), got {tool_choice!r}"
         )
     return _ToolPlan(schemas=[s for s in schemas if _tool_name(s) == name], names=[name], forced=name)
+
+
+def _tools_advice(plan: _ToolPlan) -> str:
+    # A chat user cannot shorten the system prompt or the tool schemas; name what they can change.
+    return (
+        f"the system prompt and {len(plan.schemas)} tool schemas take much of it; use a chat model with a longer "
+        "context (GENLAB_CHAT_MODEL, or --model), offer fewer tools (build_agent(tools=[...])), lower "
+        "max_new_tokens (--max-new-tokens), or start a new conversation (/reset)"
+    )
+
+
+@contextlib.contextmanager
+def _context_advice(plan: _ToolPlan) -> Iterator[None]:
+    """Re-raise a too-long prompt with advice that fits a chat with tools."""
+    try:
+        yield
+    except PromptTooLongError as exc:
+        if not plan.schemas:
+            raise
+        raise PromptTooLongError(
+            f"the conversation is {exc.prompt_tokens} tokens; with max_new_tokens={exc.new_tokens} it exceeds "
+            f"the chat model's context of {exc.context} tokens: {_tools_advice(plan)}",
+            prompt_tokens=exc.prompt_tokens,
+            new_tokens=exc.new_tokens,
+            context=exc.context,
+        ) from exc
+
+
+def _advised(deltas: Iterator[str], plan: _ToolPlan) -> Iterator[str]:
+    with _context_advice(plan):
+        yield from deltas
 
 
 class _AnswerStream:
@@ -307,7 +339,7 @@ class ChatLocalModel(BaseChatModel):
                 getattr(self.llm, "role", "chat"),
                 str(self.model_id or "the configured model"),
                 "its tokenizer has no chat template (a base model, not an instruct model)",
-                fixes="set GENLAB_CHAT_MODEL to an instruct model such as Qwen/Qwen2.5-1.5B-Instruct",
+                want="an instruct model such as Qwen/Qwen2.5-1.5B-Instruct",
             )
         if plan.schemas and "tools" not in str(template):
             logger.warning("the chat template of %s does not render tools; the model will not see them", self.model_id)
@@ -356,7 +388,8 @@ class ChatLocalModel(BaseChatModel):
     ) -> ChatResult:
         plan, overrides = self._split_kwargs(kwargs)
         prompt, prefill = self._prompt(messages, plan)
-        text = prefill + self._complete(prompt + prefill, stop, overrides)
+        with _context_advice(plan):
+            text = prefill + self._complete(prompt + prefill, stop, overrides)
         content, calls = parse_answer(text, plan.names)
         message = AIMessage(content=content, tool_calls=calls, response_metadata=self._metadata())
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -371,7 +404,7 @@ class ChatLocalModel(BaseChatModel):
         plan, overrides = self._split_kwargs(kwargs)
         prompt, prefill = self._prompt(messages, plan)
         answer = _AnswerStream(plan.names, prefill)
-        for delta in self._complete_stream(prompt + prefill, stop, overrides):
+        for delta in _advised(self._complete_stream(prompt + prefill, stop, overrides), plan):
             shown = answer.feed(delta)
             if shown:
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=shown))

@@ -26,12 +26,17 @@ _ROLE_NEEDS = {
 }
 
 
+def role_needs(role: str) -> str:
+    """What a model for ``role`` must be, in words with an example."""
+    return _ROLE_NEEDS.get(role, "a model of the right kind for this role")
+
+
 def _wrong_kind(role: str, source: str, found: str) -> ModelUnavailableError:
     return ModelUnavailableError(
         role,
         source,
         f"wrong kind of model for this role: found {found}, need {_ROLE_NEEDS[role]}",
-        fixes=f"set GENLAB_{role.upper()}_MODEL to {_ROLE_NEEDS[role]}",
+        want=_ROLE_NEEDS[role],
     )
 
 
@@ -117,6 +122,9 @@ def load_text_to_audio(source: str, device: str, dtype: Any, trust_remote_code: 
 def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     from diffusers import AutoPipelineForText2Image
 
+    from genlab.logs import quiet_diffusers
+
+    quiet_diffusers()
     pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)  # genlab shows its own progress

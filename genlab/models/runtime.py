@@ -18,6 +18,8 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +91,10 @@ class ModelRuntime:
 
         settings = settings or self.settings
         model_id = model or settings.model_for(role)
-        source = resolve_source(role, model_id)
-        kind = detect_kind(role, source)
-        check_remote_code(role, source, settings.trust_remote_code)
+        with _named_by(role, model, settings):
+            source = resolve_source(role, model_id)
+            kind = detect_kind(role, source)
+            check_remote_code(role, source, settings.trust_remote_code)
         device = resolve_device(settings.device)
         dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
         return (kind, source, device, dtype)
@@ -120,7 +123,7 @@ class ModelRuntime:
                 entry.last_used = time.monotonic()
                 return entry.obj
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
+        with key_lock, _named_by(role, model, self.settings):
             with self._lock:
                 entry = self._entries.get(key)
                 if entry is not None:
@@ -148,6 +151,15 @@ class ModelRuntime:
             # transformers and diffusers report missing repos, missing files and failed
             # downloads as OSError (EnvironmentError).
             raise ModelUnavailableError(role, source, _first_line(exc)) from exc
+        except ValueError as exc:
+            # The loaders only build models from config files; transformers raises ValueError
+            # ("Unrecognized configuration class ...") when the config is not of that kind, e.g.
+            # MusicGen, an encoder-decoder, given as the summarizer.
+            from genlab.models.loaders import role_needs
+
+            raise ModelUnavailableError(
+                role, source, f"it cannot be loaded as a {kind} model ({_first_line(exc)[:160]})", want=role_needs(role)
+            ) from exc
         except SafetensorError as exc:
             raise ModelUnavailableError(
                 role, source, f"its weight files are damaged ({_first_line(exc)})",
@@ -229,6 +241,23 @@ class ModelRuntime:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+@contextmanager
+def _named_by(role: str, model: str | None, settings: Settings) -> Iterator[None]:
+    """Mark a model error as about the ``model=`` argument when one was passed for ``role``.
+
+    This is the one place that knows whether the id came from the caller or the settings;
+    the error's message then says "passed with model=" and "pass model=" instead of
+    "set GENLAB_<ROLE>_MODEL" (which would be wrong advice). An argument equal to the
+    configured model is the setting's value handed on, so the setting is named.
+    """
+    try:
+        yield
+    except ModelUnavailableError as exc:
+        if model is not None and exc.origin is None and exc.role == role and str(model) != settings.model_for(role):
+            exc.origin = "model="
+        raise
 
 
 def _is_out_of_memory(exc: Exception) -> bool:

@@ -37,17 +37,17 @@ def resolve_source(role: str, model_id: str) -> str:
     path = Path(model_id).expanduser()
     looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id or path.exists()
     if looks_like_path:
-        fixes = f"set GENLAB_{role.upper()}_MODEL to a folder holding a saved model, or to a hub id"
+        want = "a folder holding a saved model, or a hub id"
         if not path.exists():
-            raise ModelUnavailableError(role, model_id, "no such folder", fixes=fixes)
+            raise ModelUnavailableError(role, model_id, "no such folder", want=want)
         if not path.is_dir():
-            raise ModelUnavailableError(role, model_id, "it is a file, not a model folder", fixes=fixes)
+            raise ModelUnavailableError(role, model_id, "it is a file, not a model folder", want=want)
         if not any((path / marker).is_file() for marker in MODEL_MARKERS):
             raise ModelUnavailableError(
                 role,
                 model_id,
                 "the folder is not a model (no config.json, model_index.json or modules.json)",
-                fixes=fixes,
+                want=want,
             )
         check_readable(role, model_id, path)
         return str(path.resolve())

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from genlab.errors import GenerationCancelled
 from genlab.tools.base import NOT_BLANK, MAX_PROMPT_CHARS, GenlabTool, ProgressCallback, require_text, validate_input
 from genlab.tools.files import ensure_output_dir, output_batch
 
@@ -72,6 +73,9 @@ class ImageResult(BaseModel):
     model: str
     """The model id or folder the images were drawn with."""
     prompt: str
+    negative_prompt: str = ""
+    guidance_scale: float
+    """With the prompt, the model and each image's size, seed and steps: all it takes to draw it again."""
 
 
 def generate_images(
@@ -87,6 +91,7 @@ def generate_images(
     model: str | None = None,
     out_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> ImageResult:
     """Draw images for ``prompt`` and save them as PNGs in ``out_dir``.
 
@@ -106,11 +111,14 @@ def generate_images(
         model: Hub id or folder overriding the configured image model.
         out_dir: Folder for the PNGs; defaults to ``get_settings().outputs``.
         progress: Called as ``progress(done, total)`` after each denoising step.
+        cancel: Set it (from another thread, a signal handler, a UI's stop button) to stop at
+            the end of the current denoising step; nothing is written.
 
     Returns:
         The saved files with their size and seed, the model and the prompt.
 
     Raises:
+        GenerationCancelled: ``cancel`` was set.
         ToolInputError: An argument is outside what is allowed (checked before loading).
         ModelUnavailableError: The image model cannot be loaded.
     """
@@ -155,8 +163,8 @@ def generate_images(
                 generator=torch.Generator(device="cpu").manual_seed(image_seed),
                 output_type="pil",
             )
-            if progress is not None and _accepts(pipe, "callback_on_step_end"):
-                kwargs["callback_on_step_end"] = _step_callback(progress, index * request.steps, total)
+            if (progress is not None or cancel is not None) and _accepts(pipe, "callback_on_step_end"):
+                kwargs["callback_on_step_end"] = _step_callback(progress, index * request.steps, total, cancel)
             pictures.append(pipe(**kwargs).images[0])
     files = []
     with output_batch(out_dir) as batch:
@@ -168,16 +176,24 @@ def generate_images(
             files.append(
                 ImageFile(path=pending.path, width=picture.width, height=picture.height, seed=image_seed, steps=request.steps)
             )
-    return ImageResult(images=files, model=model_id, prompt=request.prompt)
+    return ImageResult(
+        images=files, model=model_id, prompt=request.prompt,
+        negative_prompt=request.negative_prompt, guidance_scale=request.guidance_scale,
+    )
 
 
 def _accepts(pipe: Any, parameter: str) -> bool:
     return parameter in inspect.signature(pipe.__call__).parameters
 
 
-def _step_callback(progress: ProgressCallback, offset: int, total: int) -> Any:
+def _step_callback(progress: ProgressCallback | None, offset: int, total: int, cancel: threading.Event | None) -> Any:
     def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-        progress(offset + step + 1, total)
+        # diffusers' own stop switch (``pipe._interrupt``) is private; raising from the public
+        # step callback stops the loop at the end of this step just the same.
+        if cancel is not None and cancel.is_set():
+            raise GenerationCancelled(f"stopped after {offset + step + 1} of {total} steps")
+        if progress is not None:
+            progress(offset + step + 1, total)
         return callback_kwargs
 
     return on_step_end

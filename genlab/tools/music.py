@@ -62,8 +62,8 @@ class MusicResult(BaseModel):
     """Seed the clip was sampled with: pass it back to make the same clip."""
 
     def tool_output(self) -> dict[str, Any]:
-        """The ``generate_music`` tool's result: path, sampling rate, duration, model, prompt."""
-        return self.model_dump(mode="json", exclude={"seed"})
+        """The ``generate_music`` tool's result: path, sampling rate, duration, model, prompt, seed."""
+        return self.model_dump(mode="json")
 
 
 def audio_tokens_for(duration_s: float, frame_rate: float, num_codebooks: int) -> int:

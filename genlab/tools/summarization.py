@@ -224,7 +224,7 @@ def _too_small(pipe: Any, limit: int) -> Exception:
     source = str(getattr(pipe.model, "name_or_path", "") or "the configured model")
     return ModelUnavailableError(
         "summary", source, f"it reads only {limit} tokens at once, too few to summarize with",
-        fixes="set GENLAB_SUMMARY_MODEL to a seq2seq model such as google-t5/t5-small or an instruct model",
+        want="a seq2seq model such as google-t5/t5-small or an instruct model",
     )
 
 
