@@ -41,3 +41,12 @@ class ModelUnavailableError(GenlabError):
 
 class IndexCorruptError(GenlabError):
     """An index on disk cannot be read; rebuild it with ``genlab index --rebuild``."""
+
+
+class IndexWriteError(GenlabError):
+    """The index could not be written (a full disk, a lock path that is a folder...); the
+    previous index is left as it was."""
+
+
+class IndexServerError(GenlabError):
+    """The Chroma server named by ``GENLAB_CHROMA_URL`` does not answer or refused a request."""

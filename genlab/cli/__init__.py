@@ -33,9 +33,28 @@ def _settings_error(exc: Any) -> str:
     return f"invalid setting GENLAB_{field.upper()} (or {field} in genlab.toml): {message}"
 
 
+def _warnings_as_lines() -> None:
+    """genlab's own warnings (a damaged index rebuilt, a file skipped) as "genlab: warning: ..." lines."""
+    import logging
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            # sys.stderr looked up at each line: it may have been replaced since (tests, pipes).
+            sys.stderr.write(f"genlab: warning: {' '.join(record.getMessage().split())}\n")
+            sys.stderr.flush()
+
+    logger = logging.getLogger("genlab")
+    if not any(h.get_name() == "genlab-cli" for h in logger.handlers):
+        handler = Lines(logging.WARNING)
+        handler.set_name("genlab-cli")
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; maps exceptions to the documented exit codes."""
     from pydantic import ValidationError
+
+    _warnings_as_lines()
     from typer.exceptions import Exit, TyperException
 
     args = sys.argv[1:] if argv is None else argv
@@ -55,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(_settings_error(exc), 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line unless --debug
+    except Exception as exc:
         if _STATE["debug"] or "--debug" in args:
             import traceback
 
