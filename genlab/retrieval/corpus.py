@@ -161,8 +161,8 @@ def list_sources(folders: list[str]) -> list[SourceFile]:
     """The bundled documents plus every .md / .txt / .pdf file under ``folders``.
 
     A file reached twice (through a symlink, or under two added folders) is indexed once,
-    under the first name found (the bundled documents first, then the folders in order), and
-    a warning names both. Folders that have disappeared since they were added are skipped
+    under the first name found (the bundled documents first, then the folders in order; in
+    a folder, a file's own name before a symlink's), and a warning names both. Folders that have disappeared since they were added are skipped
     (their chunks are removed from the index).
     """
     files: dict[Path, SourceFile] = {}
@@ -173,7 +173,8 @@ def list_sources(folders: list[str]) -> list[SourceFile]:
         root = Path(folder)
         if not root.exists():
             continue
-        candidates = [root] if root.is_file() else _walk(root)
+        # A file's own name is kept over a symlink's to it (then the first name in order).
+        candidates = [root] if root.is_file() else sorted(_walk(root), key=lambda p: (p.is_symlink(), str(p)))
         for path in candidates:
             real = path.resolve()
             if real in files:
