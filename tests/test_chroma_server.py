@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chroma_server import ChromaServer
 from cli_runner import run_cli
+
 from genlab.retrieval import CourseIndex
 from genlab.retrieval.search import Searcher
 
@@ -108,7 +108,8 @@ def test_two_processes_indexing_into_the_server_at_once(chroma_server, server_en
     notes.mkdir()
     (notes / "lora.md").write_text("# LoRA\n\nLoRA fine-tunes a large model by training small low-rank matrices.\n")
     code = "import sys; from genlab.retrieval import CourseIndex; print(CourseIndex('chroma').sync([sys.argv[1]]).embedded)"
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(notes)], env=dict(os.environ), stdout=subprocess.PIPE) for _ in range(2)]
+    command = [sys.executable, "-c", code, str(notes)]
+    procs = [subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.PIPE) for _ in range(2)]
     embedded = sorted(int(p.communicate(timeout=240)[0]) for p in procs)
     assert all(p.returncode == 0 for p in procs) and embedded == [0, 1]
     index = CourseIndex("chroma")
@@ -148,6 +149,7 @@ def test_a_server_that_goes_away_is_one_clear_line_and_loses_nothing(tmp_path, m
 
 def test_a_server_that_never_answers_is_refused_clearly(tmp_path, monkeypatch, capsys):
     from chroma_server import free_port
+
     from genlab.settings import get_settings
 
     url = f"http://127.0.0.1:{free_port()}"

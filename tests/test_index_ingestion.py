@@ -7,11 +7,11 @@ import os
 import shutil
 
 import pytest
-
 from cli_runner import run_cli
+from pdf_files import write_pdf
+
 from genlab.retrieval import CourseIndex
 from genlab.retrieval.search import Searcher
-from pdf_files import write_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,8 @@ def test_a_pdf_is_indexed_page_by_page_with_its_page_numbers(index, tmp_path, ca
     code, out, err = run_cli(["index", str(folder)], capsys)
     assert code == 0, err
     assert f"added {folder}: 1 file indexed" in out
-    assert err.strip() == f"genlab: warning: {folder / 'scanned.pdf'} has no text layer (a scanned PDF?); skipped, run OCR on it first"
+    scanned = folder / "scanned.pdf"
+    assert err.strip() == f"genlab: warning: {scanned} has no text layer (a scanned PDF?); skipped, run OCR on it first"
     version = index.load()
     pages = {c.page for c in version.chunks if c.source == str(pdf)}
     assert pages == {1, 3}

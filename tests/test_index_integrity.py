@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_runner import run_cli
+
 from genlab.errors import IndexCorruptError
 from genlab.retrieval import CourseIndex
 from genlab.retrieval.search import Searcher
@@ -94,7 +94,9 @@ DAMAGE = {
         v / "sentences.npy", np.ones((len(json.loads((v / "sentences.json").read_text())), 10), dtype="float32")
     ),
     "chunk vectors random bytes": lambda v, root: _random(v / "vectors.faiss"),
-    "chunk vectors wrong width": lambda v, root: _write_faiss(v / "vectors.faiss", 10, json.loads((v / "manifest.json").read_text())["count"]),
+    "chunk vectors wrong width": lambda v, root: _write_faiss(
+        v / "vectors.faiss", 10, json.loads((v / "manifest.json").read_text())["count"]
+    ),
     "keyword index random bytes": lambda v, root: _random(v / "keyword" / "data.csc.index.npy"),
     "keyword index missing": lambda v, root: shutil.rmtree(v / "keyword"),
     "manifest of another embedding model": lambda v, root: (v / "manifest.json").write_text(
@@ -250,7 +252,8 @@ def test_a_file_edited_while_indexing_never_leaves_manifest_and_chunks_disagreei
     note = notes / "lora.md"
     old = note.read_bytes()
     new = "# LoRA\n\nLoRA adds trainable rank-decomposition matrices to frozen weights.\n"
-    proc = subprocess.run([sys.executable, "-c", EDIT_SCRIPT, str(note), new], env=dict(os.environ), capture_output=True, text=True)
+    command = [sys.executable, "-c", EDIT_SCRIPT, str(note), new]
+    proc = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     version = index.load()
     entry = version.manifest["files"][str(note)]

@@ -154,8 +154,12 @@ def ask_command(
     question: Annotated[str | None, typer.Argument(help="A question about the course, in your own words.")] = None,
     k: Annotated[int, typer.Option("--k", help="Passages to retrieve and cite, 1 to 50.")] = 4,
     store: StoreOption = None,
-    questions: Annotated[Path | None, typer.Option("--questions", help="A file with one question per line (JSON lines out with --json).")] = None,
-    llm: Annotated[bool, typer.Option("--llm", help="Answer with the configured chat model instead of extracting sentences.")] = False,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="A file with one question per line (JSON lines out with --json).")
+    ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Answer with the configured chat model instead of extracting sentences.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Answer a question from the course documents, with numbered sources (offline by default)."""

@@ -68,7 +68,8 @@ class Chunk:
 
     def metadata(self) -> dict[str, object]:
         """Where the chunk comes from; ``page`` only for a PDF's chunks (Chroma refuses None values)."""
-        meta: dict[str, object] = {"id": self.id, "source": self.source, "title": self.title, "section": self.section, "position": self.position}
+        meta: dict[str, object] = {"id": self.id, "source": self.source, "title": self.title, "section": self.section}
+        meta["position"] = self.position
         if self.page is not None:
             meta["page"] = self.page
         return meta

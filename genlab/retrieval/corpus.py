@@ -105,6 +105,9 @@ def read_pdf(data: bytes, source: str) -> list[tuple[int | None, str]]:
     return found
 
 
+_ONE_FILE = "a .md, .txt or .pdf file"
+
+
 def _kind(path: Path) -> str:
     return "PDF" if path.suffix.lower() == ".pdf" else "text"
 
@@ -122,19 +125,22 @@ def check_folder(path: str | Path) -> Path:
     except FileNotFoundError:
         raise InvalidInputError(f"no such file or folder: {path}") from None
     except OSError as exc:
-        raise InvalidInputError(f"{path} cannot be read ({exc.strerror}); give a folder of notes or a .md, .txt or .pdf file") from None
+        raise InvalidInputError(f"{path} cannot be read ({exc.strerror}); give a folder of notes or {_ONE_FILE}") from None
     if stat.S_ISDIR(info.st_mode):
         if not any(True for _ in _walk(given)):
             raise InvalidInputError(f"{path} has no .md, .txt or .pdf file to index")
         return given.resolve()
     if not stat.S_ISREG(info.st_mode):
-        raise InvalidInputError(f"{path} is not a regular file or folder (a device, FIFO or socket); give a folder of notes or a .md, .txt or .pdf file")
+        raise InvalidInputError(
+            f"{path} is not a regular file or folder (a device, FIFO or socket); give a folder of notes or {_ONE_FILE}"
+        )
     if given.suffix.lower() not in SUFFIXES:
         raise InvalidInputError(f"{path} is not a .md, .txt or .pdf file; give a folder of notes or such a file")
     if info.st_size == 0:
         raise InvalidInputError(f"{path} is empty; there is nothing to index in it")
     if info.st_size > size_limit(given):
-        raise InvalidInputError(f"{path} is {info.st_size / 1e6:.1f} MB, over the {size_limit(given) // 1_000_000} MB limit for a {_kind(given)} file")
+        limit = size_limit(given) // 1_000_000
+        raise InvalidInputError(f"{path} is {info.st_size / 1e6:.1f} MB, over the {limit} MB limit for a {_kind(given)} file")
     return given.resolve()
 
 
@@ -162,7 +168,8 @@ def list_sources(folders: list[str]) -> list[SourceFile]:
 
     A file reached twice (through a symlink, or under two added folders) is indexed once,
     under the first name found (the bundled documents first, then the folders in order; in
-    a folder, a file's own name before a symlink's), and a warning names both. Folders that have disappeared since they were added are skipped
+    a folder, a file's own name before a symlink's), and a warning names both. Folders that
+    have disappeared since they were added are skipped
     (their chunks are removed from the index).
     """
     files: dict[Path, SourceFile] = {}

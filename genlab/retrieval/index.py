@@ -35,7 +35,9 @@ from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
 from genlab.retrieval.stores import STORES, check_store, open_store
 from genlab.retrieval.stores.records import FORMAT, Manifest, NewVersion
 
-__all__ = ["FORMAT", "STORES", "CourseIndex", "IndexReport", "IndexVersion", "Progress", "check_store", "chunk_sentences", "embed_texts"]
+__all__ = [
+    "FORMAT", "STORES", "CourseIndex", "IndexReport", "IndexVersion", "Progress", "check_store", "chunk_sentences", "embed_texts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,11 @@ def chunk_source(source: SourceFile, data: bytes) -> list[Chunk]:
     return list({c.id: c for c in chunks}.values())  # identical passages: one entry
 
 
+def _files_under(files: dict[str, Any], path: str) -> int:
+    """How many of the indexed files are ``path`` or lie under it."""
+    return sum(1 for name in files if name == path or name.startswith(path.rstrip("/") + "/"))
+
+
 @dataclass
 class _Plan:
     """What the next version holds, and what of it must be embedded."""
@@ -164,13 +171,15 @@ class CourseIndex:
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.DatabaseError, *_chroma_errors()) as exc:
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise IndexCorruptError(
-                f"the {self.store} index in {self.backend.location} is damaged ({reason}); rebuild it with `genlab index --rebuild`"
+                f"the {self.store} index in {self.backend.location} is damaged ({reason}); "
+                "rebuild it with `genlab index --rebuild`"
             ) from exc
         wanted = get_settings().model_for("embedding")
         if version.manifest["embedding_model"] != wanted:
             raise IndexCorruptError(
                 f"the {self.store} index in {self.backend.location} was built with the embedding model "
-                f"{version.manifest['embedding_model']!r}, not the configured {wanted!r}; rebuild it with `genlab index --rebuild`"
+                f"{version.manifest['embedding_model']!r}, not the configured {wanted!r}; "
+                "rebuild it with `genlab index --rebuild`"
             )
         return version
 
@@ -241,7 +250,7 @@ class CourseIndex:
             removed=plan.removed,
             changed=plan.changed,
             repaired=repaired,
-            added={path: sum(1 for name in plan.files if name == path or name.startswith(path.rstrip("/") + "/")) for path in added},
+            added={path: _files_under(plan.files, path) for path in added},
             forgotten=[f for f in forget],
         )
         if not plan.changed:
@@ -345,8 +354,8 @@ class CourseIndex:
         old_sentences: dict[tuple[str, str], Any] = {}
         width = old.width if old is not None else 0
         if old is not None:
-            old_vectors = dict(zip((c.id for c in old.chunks), old.vectors.matrix()))
-            for (owner, text), vector in zip(old.sentences, old.sentence_vectors):
+            old_vectors = dict(zip((c.id for c in old.chunks), old.vectors.matrix(), strict=True))
+            for (owner, text), vector in zip(old.sentences, old.sentence_vectors, strict=True):
                 old_sentences[(old.chunks[owner].id, text)] = vector
         chunks = plan.chunks
         new_sentences = sorted({t for i, t in plan.sentences if (chunks[i].id, t) not in old_sentences})
@@ -355,7 +364,7 @@ class CourseIndex:
             fresh = embed_texts([c.context_text for c in plan.to_embed] + new_sentences, progress)
             width = fresh.shape[1]
             old_vectors.update({c.id: fresh[i] for i, c in enumerate(plan.to_embed)})
-            fresh_sentences = dict(zip(new_sentences, fresh[len(plan.to_embed) :]))
+            fresh_sentences = dict(zip(new_sentences, fresh[len(plan.to_embed) :], strict=True))
         matrix = np.asarray([old_vectors[c.id] for c in chunks], dtype="float32").reshape(len(chunks), width)
         sentence_matrix = np.asarray(
             [old_sentences.get((chunks[i].id, t), fresh_sentences.get(t)) for i, t in plan.sentences], dtype="float32"

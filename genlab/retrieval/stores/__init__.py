@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ContextManager
+from typing import TYPE_CHECKING, Any
 
 from genlab.errors import InvalidInputError
 
@@ -49,7 +49,7 @@ class IndexStore(ABC):
     """A local folder of the store's own (its lock; for a server, the keyword-index cache)."""
 
     @abstractmethod
-    def lock(self) -> ContextManager[Any]:
+    def lock(self) -> contextlib.AbstractContextManager[Any]:
         """Held while a version is written, so that writers take turns."""
 
     @abstractmethod

@@ -175,14 +175,16 @@ class ChromaServerStore(IndexStore):
             sentence_collection = client.get_collection(sentences_name, embedding_function=None)
             sentence_rows = self._all(sentence_collection, ["documents", "metadatas", "embeddings"])
             check_width(chunk_collection, manifest.width)
-        records = sorted(zip(stored["metadatas"], stored["documents"]), key=lambda r: r[0].get("row", -1))
+        records = sorted(zip(stored["metadatas"], stored["documents"], strict=True), key=lambda r: r[0].get("row", -1))
         chunks = parse_chunks([{**{k: v for k, v in meta.items() if k != "row"}, "text": text} for meta, text in records])
         check_agreement(manifest, chunks)
         import numpy as np
 
-        ordered = sorted(zip(sentence_rows["metadatas"], sentence_rows["documents"], sentence_rows["embeddings"]), key=lambda r: r[0]["row"])
+        rows = zip(sentence_rows["metadatas"], sentence_rows["documents"], sentence_rows["embeddings"], strict=True)
+        ordered = sorted(rows, key=lambda r: r[0]["row"])
         sentences = parse_sentences([[meta["owner"], text] for meta, text, _ in ordered], len(chunks))
-        matrix = np.asarray([vector for _, _, vector in ordered], dtype="float32").reshape(len(ordered), -1 if ordered else manifest.width)
+        width = -1 if ordered else manifest.width
+        matrix = np.asarray([vector for _, _, vector in ordered], dtype="float32").reshape(len(ordered), width)
         sentence_vectors = check_matrix(matrix, len(sentences), manifest.width, "sentence vectors")
         version = IndexVersion(
             self.kind, name, manifest.model_dump(), chunks, vectors=None,  # type: ignore[arg-type]

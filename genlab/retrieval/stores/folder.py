@@ -229,7 +229,7 @@ class FaissVectors:
 
     def search(self, query_vector: Any, n: int) -> list[tuple[int, float]]:
         scores, rows = self.index.search(query_vector[None], n)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def matrix(self) -> Any:
         return self.index.reconstruct_n(0, self.index.ntotal)
@@ -257,7 +257,7 @@ class FaissFolderStore(FolderStore):
             raise ValueError("vectors.faiss is missing")
         index = faiss.read_index(str(path))
         if index.ntotal != len(version.chunks) or index.d != version.width:
-            raise ValueError(f"{index.ntotal} vectors of width {index.d} for {len(version.chunks)} chunks of width {version.width}")
+            raise ValueError(f"{index.ntotal} vectors {index.d} wide for {len(version.chunks)} chunks {version.width} wide")
         return FaissVectors(index)
 
 
@@ -278,7 +278,7 @@ class ChromaVectors:
         import numpy as np
 
         got = self.collection.get(include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"]))
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         order = sorted(self.positions, key=self.positions.__getitem__)
         return np.asarray([by_id[i] for i in order], dtype="float32")
 
