@@ -230,7 +230,7 @@ class CourseIndex:
         """
         added = [str(check_folder(p)) for p in add or []]
         with _collecting_warnings() as lines, self.backend.lock():
-            report = self._sync_locked(added, [str(Path(p).expanduser().absolute()) for p in forget or []], rebuild, progress)
+            report = self._sync_locked(added, [str(Path(p).expanduser().resolve()) for p in forget or []], rebuild, progress)
         report.warnings = lines
         return report
 
