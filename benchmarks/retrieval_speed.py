@@ -17,9 +17,16 @@
    each first; medians of wall time (target: genlab at most half the baseline's time). The
    baseline prints the 4 passages; genlab also composes its cited extractive answer.
 
+5. Scale (``--scale 10,100``): the bundled documents copied N times (each copy a distinct
+   note folder, so every chunk is new). ``--scale-full N`` runs the whole index for those N
+   (first index, unchanged re-index, hybrid query p50/p95); the keyword index alone (bm25s:
+   build, save, load, query p50/p95) runs for every N, beside ``rank-bm25`` when it is
+   installed (rebuilt per process, which is what genlab did before).
+
 Everything runs in a temporary GENLAB_HOME with HF_HUB_OFFLINE=1.
 
 Run: .venv/bin/python benchmarks/retrieval_speed.py [--queries 50] [--runs 5] [--answers 20] [--stores faiss,chroma]
+     .venv/bin/python benchmarks/retrieval_speed.py --only-scale --scale 10,100 --scale-full 10
 """
 
 from __future__ import annotations
@@ -195,12 +202,132 @@ def processes(runs: int, env: dict[str, str], work: Path) -> dict[str, Any]:
     }
 
 
+def scaled_corpus(work: Path, times: int) -> Path:
+    """A folder of ``times`` copies of the bundled documents, each made distinct."""
+    from genlab.retrieval.corpus import bundled_corpus_dir
+
+    folder = work / f"corpus-x{times}"
+    for copy in range(times):
+        target = folder / f"copy-{copy:03d}"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in bundled_corpus_dir().glob("*.md"):
+            (target / path.name).write_text(f"# Copy {copy}\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def keyword_scale(work: Path, times: int, queries: list[str]) -> dict[str, Any]:
+    """The keyword index alone over ``times`` copies: bm25s build / save / load / query, and rank-bm25."""
+    from genlab.retrieval.chunking import chunk_document
+    from genlab.retrieval.keyword import KeywordIndex
+    from genlab.retrieval.text import tokenize
+
+    texts = []
+    for path in sorted(scaled_corpus(work, times).rglob("*.md")):
+        texts += [c.context_text for c in chunk_document(path.read_text(encoding="utf-8"), str(path))]
+    start = time.perf_counter()
+    keyword = KeywordIndex.build(texts)
+    build_s = time.perf_counter() - start
+    folder = work / f"keyword-x{times}"
+    start = time.perf_counter()
+    keyword.save(folder)
+    save_s = time.perf_counter() - start
+    start = time.perf_counter()
+    loaded = KeywordIndex.load(folder, len(texts))
+    load_s = time.perf_counter() - start
+    timings = []
+    for q in queries:
+        start = time.perf_counter()
+        loaded.top(q, 20)
+        timings.append(time.perf_counter() - start)
+    out = {
+        "chunks": len(texts),
+        "bm25s_build_s": round(build_s, 2),
+        "bm25s_save_s": round(save_s, 3),
+        "bm25s_load_s": round(load_s, 3),
+        "bm25s_query_p50_ms": round(percentile(timings, 0.5) * 1000, 2),
+        "bm25s_query_p95_ms": round(percentile(timings, 0.95) * 1000, 2),
+    }
+    try:
+        from rank_bm25 import BM25Okapi
+    except ImportError:
+        return out
+    start = time.perf_counter()
+    old = BM25Okapi([tokenize(t) for t in texts])
+    out["rank_bm25_build_s"] = round(time.perf_counter() - start, 2)
+    timings = []
+    for q in queries:
+        start = time.perf_counter()
+        scores = old.get_scores(tokenize(q))
+        sorted(range(len(scores)), key=lambda i: -scores[i])[:20]
+        timings.append(time.perf_counter() - start)
+    out["rank_bm25_query_p50_ms"] = round(percentile(timings, 0.5) * 1000, 2)
+    out["rank_bm25_query_p95_ms"] = round(percentile(timings, 0.95) * 1000, 2)
+    return out
+
+
+def full_scale(work: Path, times: int, queries: list[str]) -> dict[str, Any]:
+    """The whole FAISS index over ``times`` copies: first index, unchanged re-index, hybrid queries."""
+    from genlab.models import get_model
+    from genlab.retrieval.index import CourseIndex
+    from genlab.retrieval.search import Searcher
+
+    get_model("embedding")
+    folder = scaled_corpus(work, times)
+    index = CourseIndex("faiss", home=work / f"home-x{times}")
+    start = time.perf_counter()
+    first = index.sync([str(folder)])
+    first_s = time.perf_counter() - start
+    start = time.perf_counter()
+    again = index.sync()
+    again_s = time.perf_counter() - start
+    start = time.perf_counter()
+    searcher = Searcher(index.load())
+    load_s = time.perf_counter() - start
+    timings = []
+    for q in queries:
+        start = time.perf_counter()
+        searcher.search(q, k=4)
+        timings.append(time.perf_counter() - start)
+    return {
+        "chunks": first.chunks, "first_index_s": round(first_s, 1), "embedded": first.embedded,
+        "reindex_s": round(again_s, 2), "reindex_embedded": again.embedded, "load_s": round(load_s, 2),
+        "hybrid_query_p50_ms": round(percentile(timings, 0.5) * 1000, 1),
+        "hybrid_query_p95_ms": round(percentile(timings, 0.95) * 1000, 1),
+    }
+
+
+def scale(args: argparse.Namespace, queries: list[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="genlab-bench-scale-") as tmp:
+        work = Path(tmp)
+        os.environ["GENLAB_HOME"] = str(work / "home")
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from genlab.settings import get_settings
+
+        get_settings.cache_clear()
+        figures: dict[str, Any] = {"keyword": {}, "full": {}}
+        for times in [int(n) for n in args.scale.split(",") if n]:
+            figures["keyword"][times] = k = keyword_scale(work, times, queries)
+            print(f"x{times}: {k['chunks']} chunks; bm25s build {k['bm25s_build_s']} s, save {k['bm25s_save_s']} s, load "
+                  f"{k['bm25s_load_s']} s, query p50/p95 {k['bm25s_query_p50_ms']} / {k['bm25s_query_p95_ms']} ms"
+                  + (f"; rank-bm25 build {k['rank_bm25_build_s']} s, query {k['rank_bm25_query_p50_ms']} / "
+                     f"{k['rank_bm25_query_p95_ms']} ms" if "rank_bm25_build_s" in k else ""))
+        for times in [int(n) for n in args.scale_full.split(",") if n]:
+            figures["full"][times] = f = full_scale(work, times, queries)
+            print(f"x{times} whole index: {f['chunks']} chunks, first index {f['first_index_s']} s ({f['embedded']} embedded), "
+                  f"re-index {f['reindex_s']} s ({f['reindex_embedded']} embedded), load {f['load_s']} s, "
+                  f"hybrid query p50/p95 {f['hybrid_query_p50_ms']} / {f['hybrid_query_p95_ms']} ms")
+        print(json.dumps(figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--queries", type=int, default=50, help="queries for the latency figures")
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each process")
     parser.add_argument("--stores", default="faiss,chroma", help="comma-separated: faiss,chroma")
     parser.add_argument("--answers", type=int, default=20, help="queries answered with answer_question (slower)")
+    parser.add_argument("--scale", default="", help="multiples of the bundled documents for the keyword index, e.g. 10,100")
+    parser.add_argument("--scale-full", default="", help="multiples for the whole index (embedding them takes minutes), e.g. 10")
+    parser.add_argument("--only-scale", action="store_true", help="run only the scale measurements")
     args = parser.parse_args()
     stores = [s for s in args.stores.split(",") if s]
     if not stores or set(stores) - {"faiss", "chroma"}:
@@ -210,6 +337,10 @@ def main() -> None:
 
     pool = [row["question"] for row in load_devset()] + EXTRA_QUERIES
     queries = (pool * (args.queries // len(pool) + 1))[: args.queries]
+    if args.scale or args.scale_full:
+        scale(args, queries)
+        if args.only_scale:
+            return
 
     with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
         work = Path(tmp)

@@ -198,3 +198,12 @@ def _friendly(item: Any) -> str:
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == r"\S":
         return "is only whitespace; give some non-whitespace text"
     return str(item.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+class IndexWriteError(GenlabError):
+    """The index could not be written (a full disk, a lock path that is a folder...); the
+    previous index is left as it was."""
+
+
+class IndexServerError(GenlabError):
+    """The Chroma server named by ``GENLAB_CHROMA_URL`` does not answer or refused a request."""

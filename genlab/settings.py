@@ -101,7 +101,10 @@ class Settings(BaseSettings):
     output_dir: Path | None = None
     """Where generated images and music are written; defaults to ``$GENLAB_HOME/outputs``."""
     store: Literal["faiss", "chroma"] = "faiss"
-    """Vector store for the course index."""
+    """Vector store for the course index; ``chroma`` when only ``chroma_url`` is set."""
+    chroma_url: str | None = None
+    """``http(s)://host:port`` of a Chroma server (``chroma run``) that keeps the ``chroma``
+    index instead of local files; unset or empty for local files."""
     max_input_chars: int = Field(default=200_000, gt=0)
     """Longest text a tool accepts (about 50,000 tokens); longer input is refused, not truncated."""
     log_level: Literal["debug", "info", "warning", "error"] = "error"
@@ -173,6 +176,30 @@ class Settings(BaseSettings):
     def base_url_for(self, role: str) -> str | None:
         """Return the server URL configured for ``role`` alone, or None (then the provider's own)."""
         return getattr(self, f"{role}_base_url", None)
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+            raise ValueError(f"must be an http(s) URL of a Chroma server such as http://127.0.0.1:8000, got {value[:100]!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _server_means_chroma(self) -> Settings:
+        # GENLAB_CHROMA_URL alone is enough to use the server: it can only hold the chroma store.
+        if self.chroma_url and "store" not in self.model_fields_set:
+            self.store = "chroma"
+        return self
 
     @classmethod
     def settings_customise_sources(

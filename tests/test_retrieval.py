@@ -294,7 +294,7 @@ def replace(src, dst):
         os.kill(os.getpid(), signal.SIGKILL)
     return real_replace(src, dst)
 ix.embed_texts = embed
-ix.os.replace = replace
+os.replace = replace  # every writer of the index renames through os.replace
 ix.CourseIndex("faiss").sync([sys.argv[1]])
 """
 
@@ -509,5 +509,5 @@ def test_hidden_folders_are_not_indexed_and_empty_folders_refused(private_index,
     assert report.files == 7
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InvalidInputError, match="no .md or .txt file"):
+    with pytest.raises(InvalidInputError, match="no .md, .txt or .pdf file"):
         index.sync([str(empty)])

@@ -68,27 +68,72 @@ def _store(store: str | None) -> str:
 
 @app.command("index")
 def index_command(
-    paths: Annotated[list[str] | None, typer.Argument(help="Folders or files of .md / .txt notes to add to the course documents.")] = None,
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Folders or files of .md / .txt / .pdf notes to add to the course documents.")
+    ] = None,
     store: StoreOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Embed everything again (repairs a damaged index).")] = False,
+    forget: Annotated[
+        list[str] | None, typer.Option("--forget", help="Remove an added folder or file from the index (repeatable).")
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Show the added folders and the indexed files; change nothing.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Index the course documents (and your own notes) for `genlab ask`; only changes are embedded."""
+    """Index the course documents (and your own notes) for `genlab ask`; only changes are embedded.
+
+    Files over 5 MB (PDFs over 50 MB) are skipped; PDFs are read page by page.
+    """
     from genlab.retrieval.index import CourseIndex
 
     index = CourseIndex(_store(store))
+    if list_:
+        if paths or forget or rebuild:
+            raise InvalidInputError("--list only shows the index; give it without paths, --forget or --rebuild")
+        _print_listing(index, json_output)
+        return
     with _EmbeddingProgress(show_progress(json_output)) as bar:
-        report = index.sync(paths or [], rebuild=rebuild, progress=bar.callback)
+        report = index.sync(paths or [], rebuild=rebuild, forget=forget or [], progress=bar.callback)
     if json_output:
         print_json(report.model_dump())
         return
     state = "rebuilt" if rebuild else ("updated" if report.changed else "up to date")
+    for path, count in report.added.items():
+        print(f"added {path}: {count} file{'s' if count != 1 else ''} indexed")
+    for path in report.forgotten:
+        print(f"forgot {path}")
     print(
         f"{report.store} index {state}: {report.files} files, {report.chunks} chunks, "
         f"{report.embedded} newly embedded, {report.removed} removed ({report.path})"
     )
-    if report.repaired:
-        sys.stderr.write("genlab: warning: the index on disk was damaged or from another genlab version; it was rebuilt\n")
+
+
+def _print_listing(index: Any, json_output: bool) -> None:
+    try:
+        listing = index.listing()
+    except FileNotFoundError:
+        raise InvalidInputError(f"there is no {index.store} index yet; build it with `genlab index`") from None
+    if json_output:
+        print_json(listing)
+        return
+    print(f"{listing['store']} index ({listing['path']})")
+    print("added folders and files:" if listing["folders"] else "added folders and files: none (`genlab index PATH` adds one)")
+    for folder in listing["folders"]:
+        print(f"  {folder}")
+    print(f"indexed files ({len(listing['files'])}):")
+    for name, chunks in listing["files"].items():
+        print(f"  {name} ({chunks} chunks)")
+
+
+def announce_first_index(store: str) -> None:
+    """Say on stderr, once, that the index is built now (a pipe otherwise shows nothing for a minute)."""
+    from genlab.retrieval.index import CourseIndex
+
+    if not CourseIndex(store).exists():
+        sys.stderr.write(
+            "genlab: indexing the course documents, once: about a minute on a laptop; "
+            "later questions reuse the index\n"
+        )
+        sys.stderr.flush()
 
 
 def _print_answer(result: dict[str, Any]) -> None:
@@ -148,6 +193,7 @@ def ask_command(
         from genlab.models import load_chat_model
 
         model = load_chat_model(**generation)
+    announce_first_index(store_name)
     with _EmbeddingProgress(show_progress(json_output)) as bar:
         for position, item in enumerate(batch):
             result = answer_question(item, k=k, store=store_name, llm=model, progress=bar.callback)

@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from genlab._lazy import lazy_getattr
-
 from typing import TYPE_CHECKING
+
+from genlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from genlab.retrieval.index import CourseIndex, IndexReport

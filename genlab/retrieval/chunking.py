@@ -49,11 +49,14 @@ class Chunk:
     position: int = 0
     """Order of the chunk in its document."""
     id: str = field(default="")
+    """A hash of where the chunk comes from and its text (given ids are checked on load)."""
+    page: int | None = None
+    """The page of a PDF it comes from (1-based); None for other files."""
 
     def __post_init__(self) -> None:
         if not self.id:
-            digest = hashlib.sha256(f"{self.source}\n{self.section}\n{self.text}".encode()).hexdigest()
-            self.id = digest[:32]
+            where = f"{self.source}\n{self.section}" if self.page is None else f"{self.source}\np{self.page}\n{self.section}"
+            self.id = hashlib.sha256(f"{where}\n{self.text}".encode()).hexdigest()[:32]
 
     @property
     def context_text(self) -> str:
@@ -64,7 +67,12 @@ class Chunk:
         return f"{heading}\n{text}" if heading else text
 
     def metadata(self) -> dict[str, object]:
-        return {"id": self.id, "source": self.source, "title": self.title, "section": self.section, "position": self.position}
+        """Where the chunk comes from; ``page`` only for a PDF's chunks (Chroma refuses None values)."""
+        meta: dict[str, object] = {"id": self.id, "source": self.source, "title": self.title, "section": self.section}
+        meta["position"] = self.position
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
 
 
 @dataclass
@@ -167,13 +175,14 @@ def _split_long(text: str) -> list[str]:
     return parts
 
 
-def chunk_document(text: str, source: str, title: str | None = None) -> list[Chunk]:
+def chunk_document(text: str, source: str, title: str | None = None, page: int | None = None) -> list[Chunk]:
     """Chunk one document along its headings.
 
     Args:
         text: The document (markdown or plain text).
         source: Its file name, kept in the metadata.
         title: Its title; defaults to its first heading, else the file name.
+        page: The PDF page the text is, kept in every chunk (None for other files).
 
     Returns:
         Chunks in document order; none crosses a section boundary, code blocks are never split.
@@ -199,7 +208,7 @@ def chunk_document(text: str, source: str, title: str | None = None) -> list[Chu
     def emit() -> None:
         # A passage with no prose (a lone image, a figure caption) is nothing to retrieve.
         if pending and not _no_prose("\n\n".join(pending)):
-            chunks.append(Chunk("\n\n".join(pending), source, title, section(), len(chunks)))
+            chunks.append(Chunk("\n\n".join(pending), source, title, section(), len(chunks), page=page))
         pending.clear()
 
     for block in blocks:

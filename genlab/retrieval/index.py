@@ -1,57 +1,54 @@
-"""The course index on disk: incremental, idempotent, crash-safe; FAISS or Chroma.
+"""The course index: incremental, idempotent, crash-safe, in any of the storage backends.
 
-Layout under ``$GENLAB_HOME/index/<store>/``::
+An index run plans (reads every source once, reuses the chunks of files whose bytes did not
+change), embeds only chunks and sentences it has no vector for, assembles the new version
+and hands it to the backend (:mod:`genlab.retrieval.stores`), which writes it beside the
+live one and switches to it atomically. A run that changes nothing writes nothing; a run
+killed at any moment leaves the previous version live; writers take a lock and run one
+after the other; readers never lock.
 
-    CURRENT              the name of the live version (replaced atomically)
-    v-<time>-<hex>/      a complete version: manifest.json, chunks.json, the chunk vectors
-                         (vectors.faiss, or a Chroma database in chroma/), and each chunk's
-                         sentences with their vectors (sentences.json, sentences.npy)
-    .lock                held while a version is written
-
-A run builds the next version beside the live one and switches ``CURRENT`` with an atomic
-rename only when it is complete, so a run killed at any moment leaves the previous version
-usable and the next run starts over cleanly. The version before the live one is kept, so a
-reader that opened it just before a switch can finish. Writers take a file lock (filelock);
-two processes indexing at once run one after the other, and readers never lock.
-
-Chunk ids are content hashes. A file whose bytes did not change keeps its chunks and
-vectors; a changed file is re-chunked and only chunks with new text are embedded; a deleted
-file's chunks are dropped; a run that changes nothing writes nothing. Nothing is pickled:
-chunks and manifest are JSON, vectors are faiss's own format, Chroma's SQLite, or ``.npy``
-read with ``allow_pickle=False``.
+Every read validates what it reads (:mod:`genlab.retrieval.stores.records`): a damaged
+version, one from another genlab version or one built with another embedding model is
+reported as :class:`~genlab.errors.IndexCorruptError` and rebuilt by :meth:`CourseIndex.open`
+(with a warning) or by ``genlab index --rebuild``. Dense scoring lives in
+:mod:`genlab.retrieval.dense`, the keyword index in :mod:`genlab.retrieval.keyword`.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import os
-import secrets
-import shutil
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from genlab.errors import GenlabError, IndexCorruptError, InvalidInputError
+from genlab.errors import IndexCorruptError, IndexWriteError, InvalidInputError
 from genlab.retrieval.chunking import CHUNKER_VERSION, Chunk, chunk_document
-from genlab.retrieval.corpus import check_folder, list_sources
+from genlab.retrieval.corpus import SourceFile, check_folder, list_sources, sha256
+from genlab.retrieval.dense import IndexVersion, Progress, chunk_sentences, embed_texts
+from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
+from genlab.retrieval.stores import STORES, check_store, open_store
+from genlab.retrieval.stores.records import FORMAT, Manifest, NewVersion
+
+__all__ = [
+    "FORMAT", "STORES", "CourseIndex", "IndexReport", "IndexVersion", "Progress", "check_store", "chunk_sentences", "embed_texts",
+]
 
 logger = logging.getLogger(__name__)
-
-STORES = ("faiss", "chroma")
-FORMAT = 2
-Progress = Callable[[int, int], None]
 
 
 class IndexReport(BaseModel):
     """What an index run did."""
 
     store: str
+    """``faiss`` or ``chroma``."""
     path: str
+    """Where the index is: a folder, or the Chroma server's URL."""
     files: int
     """Files in the index."""
     chunks: int
@@ -64,212 +61,127 @@ class IndexReport(BaseModel):
     """Whether a new version was written."""
     repaired: bool = False
     """Whether a damaged index was found and rebuilt."""
+    added: dict[str, int] = Field(default_factory=dict)
+    """The paths added by this run, with how many of their files are indexed."""
+    forgotten: list[str] = Field(default_factory=list)
+    """The paths removed by this run (``--forget``)."""
+    warnings: list[str] = Field(default_factory=list)
+    """What was skipped or repaired, one line each (also logged)."""
 
 
-def check_store(store: str) -> str:
-    """Return ``store`` if it is a known vector store.
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
 
-    Raises:
-        InvalidInputError: It is not ``faiss`` or ``chroma``.
-    """
-    if store not in STORES:
-        raise InvalidInputError(f"unknown store {store!r}; use faiss or chroma")
-    return store
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
-def embed_texts(texts: list[str], progress: Progress | None = None, batch_size: int = 32) -> Any:
-    """Embed passages with the shared embedding model (normalized, float32 rows)."""
-    import numpy as np
-
-    from genlab.models import get_model
-
-    model = get_model("embedding")
-    width = model.get_sentence_embedding_dimension()
-    out = np.zeros((len(texts), width), dtype="float32")
-    # Batches of texts of similar length: padding a 10-word sentence to a 200-word chunk's
-    # length would multiply the work (the encoder also sorts, but only within its batch).
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        out[rows] = np.asarray(model.encode([texts[i] for i in rows], normalize_embeddings=True), dtype="float32")
-        if progress is not None:
-            progress(min(start + batch_size, len(texts)), len(texts))
-    return out
-
-
-@dataclass
-class IndexVersion:
-    """One complete, loaded version of the index: chunks, their vectors, and how to search them."""
-
-    store: str
-    folder: Path
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-    sentences: list[tuple[int, str]] = field(default_factory=list)
-    """(chunk position, sentence) for every sentence of every chunk."""
-    sentence_vectors: Any = None
-    _faiss: Any = None
-    _chroma: Any = field(default=None, repr=False)
-    _positions: dict[str, int] = field(default_factory=dict, repr=False)
-    _by_chunk: dict[str, dict[str, int]] | None = field(default=None, repr=False)
-
-    def sentence_vectors_of(self, chunk_id: str) -> dict[str, Any]:
-        """The stored vectors of a chunk's sentences, by sentence text (empty for an unknown chunk)."""
-        if self._by_chunk is None:
-            by_chunk: dict[str, dict[str, int]] = {}
-            for row, (owner, text) in enumerate(self.sentences):
-                by_chunk.setdefault(self.chunks[owner].id, {})[text] = row
-            self._by_chunk = by_chunk
-        rows = self._by_chunk.get(chunk_id, {})
-        return {text: self.sentence_vectors[row] for text, row in rows.items()}
-
-    def _chunk_search(self, query_vector: Any, n: int) -> list[tuple[int, float]]:
-        import numpy as np
-
-        if self.store == "faiss":
-            scores, rows = self._faiss.search(np.asarray(query_vector, dtype="float32")[None], n)
-            return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
-        if not self._positions:
-            self._positions = {c.id: i for i, c in enumerate(self.chunks)}
-        found = self._chroma.similarity_search_by_vector_with_relevance_scores(list(map(float, query_vector)), k=n)
-        return [(self._positions[doc.metadata["id"]], 1.0 - float(distance)) for doc, distance in found]
-
-    def dense_search(self, query_vector: Any, n: int) -> list[tuple[int, float]]:
-        """Return (chunk position, score) of the ``n`` chunks nearest to the query.
-
-        A chunk's score blends its own cosine similarity with that of its best sentence:
-        a 160-word passage's single vector blurs the one sentence a question is about, and
-        matching sentences too lifted dense hit@4 on the dev set from 0.80 to 0.93
-        (benchmarks/retrieval_quality.py).
-        """
-        import numpy as np
-
-        n = min(n, len(self.chunks))
-        if n == 0:
-            return []
-        chunk_scores = dict(self._chunk_search(query_vector, n))
-        if self.sentence_vectors is None or not len(self.sentences):
-            return sorted(chunk_scores.items(), key=lambda item: -item[1])
-        best = np.full(len(self.chunks), -1.0, dtype="float32")
-        owners = np.fromiter((owner for owner, _ in self.sentences), dtype=np.int64, count=len(self.sentences))
-        np.maximum.at(best, owners, self.sentence_vectors @ np.asarray(query_vector, dtype="float32"))
-        # A chunk outside the store's top n scores at most the n-th chunk score.
-        floor = min(chunk_scores.values())
-        candidates = set(chunk_scores) | set(np.argsort(-best)[:n].tolist())
-        blended = {}
-        for i in candidates:
-            own = chunk_scores.get(i, floor)
-            blended[i] = 0.5 * own + 0.5 * max(own, float(best[i]))
-        return sorted(blended.items(), key=lambda item: -item[1])[:n]
-
-
-def chunk_sentences(chunk: Chunk) -> list[str]:
-    """The sentences of a chunk that are embedded on their own (four words or more)."""
-    from genlab.retrieval.text import clean_markdown, split_sentences
-
-    return [s for s in split_sentences(clean_markdown(chunk.text)) if len(s.split()) >= 4]
+@contextlib.contextmanager
+def _collecting_warnings() -> Iterator[list[str]]:
+    """The warnings genlab's retrieval modules log meanwhile (they are still logged)."""
+    handler = _Collected()
+    parent = logging.getLogger("genlab.retrieval")
+    parent.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        parent.removeHandler(handler)
 
 
 def _chroma_errors() -> tuple[type[BaseException], ...]:
-    """chromadb's own errors (a damaged SQLite file), if chromadb was imported."""
+    """chromadb's own errors (a damaged SQLite file, a missing collection), if chromadb was imported."""
     import sys
 
     module = sys.modules.get("chromadb.errors")
     return (module.ChromaError,) if module is not None else ()
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
+def chunk_source(source: SourceFile, data: bytes) -> list[Chunk]:
+    """The chunks of a file from its bytes (a PDF page by page, each chunk with its page)."""
+    chunks: list[Chunk] = []
+    for page, text in source.pages(data):
+        chunks.extend(chunk_document(text, source.source, source.title, page=page))
+    for position, chunk in enumerate(chunks):
+        chunk.position = position
+    return list({c.id: c for c in chunks}.values())  # identical passages: one entry
+
+
+def _files_under(files: dict[str, Any], path: str) -> int:
+    """How many of the indexed files are ``path`` or lie under it."""
+    return sum(1 for name in files if name == path or name.startswith(path.rstrip("/") + "/"))
+
+
+@dataclass
+class _Plan:
+    """What the next version holds, and what of it must be embedded."""
+
+    folders: list[str]
+    chunks: list[Chunk] = field(default_factory=list)
+    files: dict[str, Any] = field(default_factory=dict)
+    to_embed: list[Chunk] = field(default_factory=list)
+    removed: int = 0
+    changed: bool = False
+    sentences: list[tuple[int, str]] = field(default_factory=list)
 
 
 class CourseIndex:
     """The index of the bundled course documents plus the folders a user added.
 
     Args:
-        store: ``faiss`` or ``chroma``.
-        home: The folder indexes live in; defaults to ``$GENLAB_HOME/index``.
+        store: ``faiss`` or ``chroma`` (a Chroma server when ``GENLAB_CHROMA_URL`` is set).
+        home: The folder local indexes live in; defaults to ``$GENLAB_HOME/index``.
     """
 
     def __init__(self, store: str = "faiss", home: str | Path | None = None) -> None:
-        from genlab.settings import get_settings
-
         self.store = check_store(store)
-        base = Path(home) if home is not None else get_settings().home / "index"
-        self.root = base / store
+        self.backend = open_store(store, Path(home) if home is not None else None)
+        self.root = self.backend.root
 
     # --- reading ------------------------------------------------------------------------
 
+    def live_name(self) -> str | None:
+        """The live version's name; None when there is none or its pointer is damaged."""
+        return self.backend.safe_live_name()
+
     def exists(self) -> bool:
-        return (self.root / "CURRENT").is_file()
+        """Whether there is an index (possibly damaged) to open."""
+        try:
+            return self.backend.live_name() is not None
+        except IndexCorruptError:
+            return True
 
     def load(self) -> IndexVersion:
         """Load the live version.
 
         Raises:
             FileNotFoundError: There is no index yet.
-            IndexCorruptError: The index on disk is damaged or incomplete.
+            IndexCorruptError: The index is damaged, incomplete, from another genlab version, or
+                built with another embedding model than the configured one.
+            IndexServerError: The Chroma server does not answer.
         """
-        pointer = self.root / "CURRENT"
-        if not pointer.is_file():
-            raise FileNotFoundError(str(pointer))
-        name = pointer.read_text(encoding="utf-8").strip()
-        folder = self.root / name
+        from genlab.settings import get_settings
+
+        name = self.backend.live_name()
+        if name is None:
+            raise FileNotFoundError(f"no {self.store} index in {self.backend.location} yet")
         try:
-            if not name.startswith("v-") or not folder.is_dir():
-                raise ValueError(f"CURRENT names {name!r}, which is missing")
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            raw = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-            chunks = [Chunk(r["text"], r["source"], r["title"], r["section"], r["position"], r["id"]) for r in raw]
-            if manifest.get("format") != FORMAT:
-                raise IndexCorruptError(
-                    f"the {self.store} index in {self.root} was written by another genlab version (format "
-                    f"{manifest.get('format')!r}; this one reads format {FORMAT}); rebuild it with `genlab index --rebuild`"
-                )
-            if manifest.get("count") != len(chunks):
-                raise ValueError("manifest and chunks disagree")
-            version = IndexVersion(self.store, folder, manifest, chunks)
-            import numpy as np
-
-            version.sentences = [(int(i), str(t)) for i, t in json.loads((folder / "sentences.json").read_text(encoding="utf-8"))]
-            version.sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
-            if len(version.sentences) != len(version.sentence_vectors):
-                raise ValueError("sentences and their vectors disagree")
-            if self.store == "faiss":
-                import faiss
-
-                version._faiss = faiss.read_index(str(folder / "vectors.faiss"))
-                if version._faiss.ntotal != len(chunks):
-                    raise ValueError(f"{version._faiss.ntotal} vectors for {len(chunks)} chunks")
-            else:
-                version._chroma = self._open_chroma(folder)
-                count = version._chroma._collection.count()
-                if count != len(chunks):
-                    raise ValueError(f"{count} vectors for {len(chunks)} chunks")
+            version = self.backend.read(name)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.DatabaseError, *_chroma_errors()) as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise IndexCorruptError(
-                f"the {self.store} index in {self.root} is damaged ({exc}); rebuild it with `genlab index --rebuild`"
+                f"the {self.store} index in {self.backend.location} is damaged ({reason}); "
+                "rebuild it with `genlab index --rebuild`"
             ) from exc
+        wanted = get_settings().model_for("embedding")
+        if version.manifest["embedding_model"] != wanted:
+            raise IndexCorruptError(
+                f"the {self.store} index in {self.backend.location} was built with the embedding model "
+                f"{version.manifest['embedding_model']!r}, not the configured {wanted!r}; "
+                "rebuild it with `genlab index --rebuild`"
+            )
         return version
-
-    def _vectors(self, version: IndexVersion) -> Any:
-        import numpy as np
-
-        if self.store == "faiss":
-            return version._faiss.reconstruct_n(0, version._faiss.ntotal)
-        got = version._chroma._collection.get(include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"]))
-        return np.asarray([by_id[c.id] for c in version.chunks], dtype="float32")
-
-    @staticmethod
-    def _open_chroma(folder: Path) -> Any:
-        import chromadb
-        from langchain_chroma import Chroma
-
-        client = chromadb.PersistentClient(path=str(folder / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
-        return Chroma(client=client, collection_name="course", collection_metadata={"hnsw:space": "cosine"})
 
     def open(self, progress: Progress | None = None) -> tuple[IndexVersion, IndexReport | None]:
         """Load the live version, building it first if there is none, rebuilding it if damaged.
@@ -287,189 +199,191 @@ class CourseIndex:
             report.repaired = True
         return self.load(), report
 
+    def listing(self) -> dict[str, Any]:
+        """The added folders and the indexed files (with their chunk counts) of the live version."""
+        version = self.load()
+        files = {name: len(entry["chunks"]) for name, entry in version.manifest["files"].items()}
+        return {"store": self.store, "path": self.backend.location, "folders": version.manifest["folders"], "files": files}
+
     # --- writing ------------------------------------------------------------------------
 
-    def sync(self, add: list[str] | None = None, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+    def sync(
+        self,
+        add: list[str] | None = None,
+        *,
+        rebuild: bool = False,
+        forget: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
         """Bring the index up to date with the bundled documents and the added folders.
 
         Args:
-            add: Folders or files of .md / .txt notes to add (remembered for later runs).
+            add: Folders or files of .md / .txt / .pdf notes to add (remembered for later runs).
             rebuild: Ignore what is on disk (e.g. a damaged index) and embed everything again.
-            progress: Called with (chunks embedded, chunks to embed).
+            forget: Added folders or files to remove from the index (and from what is remembered).
+            progress: Called with (texts embedded, texts to embed).
 
         Raises:
-            InvalidInputError: A path to add does not exist or is not a .md / .txt file.
+            InvalidInputError: A path to add cannot be indexed, or a path to forget was never added.
+            IndexWriteError: The new version could not be written; the previous one is unchanged.
+            IndexServerError: The Chroma server does not answer.
         """
-        from filelock import FileLock
-
         added = [str(check_folder(p)) for p in add or []]
-        self.root.mkdir(parents=True, exist_ok=True)
-        from filelock import Timeout
+        with _collecting_warnings() as lines, self.backend.lock():
+            report = self._sync_locked(added, [str(Path(p).expanduser().resolve()) for p in forget or []], rebuild, progress)
+        report.warnings = lines
+        return report
 
-        try:
-            with FileLock(str(self.root / ".lock"), timeout=600):
-                return self._sync_locked(added, rebuild, progress)
-        except Timeout:
-            raise GenlabError(f"another genlab index run has held {self.root / '.lock'} for 10 minutes; try again later") from None
-
-    def _sync_locked(self, added: list[str], rebuild: bool, progress: Progress | None) -> IndexReport:
-        import numpy as np
-
+    def _sync_locked(self, added: list[str], forget: list[str], rebuild: bool, progress: Progress | None) -> IndexReport:
         from genlab.settings import get_settings
 
         embedding_model = get_settings().model_for("embedding")
-        old: IndexVersion | None = None
-        repaired = False
-        if not rebuild:
-            try:
-                old = self.load()
-            except FileNotFoundError:
-                old = None
-            except IndexCorruptError as exc:
-                logger.warning("%s; rebuilding it", exc)
-                repaired = True
-        folders = sorted(set((old.manifest["folders"] if old else self._remembered_folders()) + added))
-        if old is not None and old.manifest.get("embedding_model") != embedding_model:
-            old = None  # vectors of another model cannot be mixed with new ones
-        old_files = old.manifest["files"] if old and old.manifest.get("chunker") == CHUNKER_VERSION else {}
-        old_chunks = {c.id: c for c in old.chunks} if old else {}
-        old_vectors = {}
-        old_sentences: dict[tuple[str, str], Any] = {}
-        if old is not None:
-            matrix = self._vectors(old)
-            old_vectors = {c.id: matrix[i] for i, c in enumerate(old.chunks)}
-            for (owner, text), vector in zip(old.sentences, old.sentence_vectors):
-                old_sentences[(old.chunks[owner].id, text)] = vector
-
-        chunks: list[Chunk] = []
-        files: dict[str, Any] = {}
-        for source in list_sources(folders):
-            previous = old_files.get(source.source)
-            if previous and previous["sha256"] == source.sha256 and all(i in old_chunks for i in previous["chunks"]):
-                doc_chunks = [old_chunks[i] for i in previous["chunks"]]
-            else:
-                doc_chunks = chunk_document(source.read(), source.source, source.title)
-            unique = list({c.id: c for c in doc_chunks}.values())  # identical passages: one entry
-            chunks.extend(unique)
-            files[source.source] = {"sha256": source.sha256, "chunks": [c.id for c in unique]}
-        seen: set[str] = set()
-        chunks = [c for c in chunks if not (c.id in seen or seen.add(c.id))]
-        to_embed = [c for c in chunks if c.id not in old_vectors]
-        removed = len(set(old_chunks) - {c.id for c in chunks})
+        old, repaired = self._previous(rebuild)
+        folders = self._folders(old, added, forget)
+        plan = self._plan(old, folders)
         report = IndexReport(
             store=self.store,
-            path=str(self.root),
-            files=len(files),
-            chunks=len(chunks),
-            embedded=len(to_embed),
-            removed=removed,
-            changed=bool(
-                to_embed
-                or removed
-                or old is None
-                or old.manifest.get("chunker") != CHUNKER_VERSION
-                or files.keys() != old_files.keys()
-                or folders != old.manifest["folders"]
-            ),
+            path=self.backend.location,
+            files=len(plan.files),
+            chunks=len(plan.chunks),
+            embedded=len(plan.to_embed),
+            removed=plan.removed,
+            changed=plan.changed,
             repaired=repaired,
+            added={path: _files_under(plan.files, path) for path in added},
+            forgotten=[f for f in forget],
         )
-        if not report.changed:
+        if not plan.changed:
             return report
-        sentences = [(i, text) for i, c in enumerate(chunks) for text in chunk_sentences(c)]
-        new_sentences = sorted({t for i, t in sentences if (chunks[i].id, t) not in old_sentences})
-        fresh = embed_texts([c.context_text for c in to_embed] + new_sentences, progress)
-        fresh, fresh_sentences = fresh[: len(to_embed)], dict(zip(new_sentences, fresh[len(to_embed) :]))
-        vectors = dict(old_vectors)
-        vectors.update({c.id: fresh[i] for i, c in enumerate(to_embed)})
-        width = fresh.shape[1]
-        matrix = np.asarray([vectors[c.id] for c in chunks], dtype="float32").reshape(len(chunks), width)
-        sentence_matrix = np.asarray(
-            [old_sentences[(chunks[i].id, t)] if (chunks[i].id, t) in old_sentences else fresh_sentences[t] for i, t in sentences],
-            dtype="float32",
-        ).reshape(len(sentences), width)
-        manifest = {
-            "format": FORMAT,
-            "store": self.store,
-            "embedding_model": embedding_model,
-            "chunker": CHUNKER_VERSION,
-            "folders": folders,
-            "files": files,
-            "count": len(chunks),
-            "created": time.time(),
-        }
-        self._write_version(manifest, chunks, matrix, sentences, sentence_matrix)
+        matrix, sentence_matrix = self._embed(plan, old, progress)
+        name = self.backend.write(self._assemble(plan, matrix, sentence_matrix, embedding_model))
+        previous = self.backend.safe_live_name()
+        self.backend.switch(name)
+        try:
+            self.backend.remember_folders(folders)
+        except IndexWriteError as exc:  # the new version is live and lists them in its manifest
+            logger.warning("the new index is live, but the list of added folders was not saved: %s", exc)
+        # Keep the version readers may still have open; drop the older ones.
+        self.backend.collect({name, previous} - {None})  # type: ignore[arg-type]
         return report
 
-    def _remembered_folders(self) -> list[str]:
-        """The folders added by earlier runs, kept beside the versions so a rebuild keeps them."""
+    def _previous(self, rebuild: bool) -> tuple[IndexVersion | None, bool]:
+        """The live version to reuse vectors from, and whether it was found damaged."""
+        if rebuild:
+            return None, False
         try:
-            return list(json.loads((self.root / "folders.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return []
+            return self.load(), False
+        except FileNotFoundError:
+            return None, False
+        except IndexCorruptError as exc:
+            logger.warning("%s; rebuilding it", exc)
+            return None, True
 
-    def _write_version(
-        self, manifest: dict[str, Any], chunks: list[Chunk], matrix: Any, sentences: list[tuple[int, str]], sentence_matrix: Any
-    ) -> None:
-        name = f"v-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
-        staging = self.root / f".tmp-{name}"
-        staging.mkdir(parents=True)
-        try:
-            import numpy as np
+    def _folders(self, old: IndexVersion | None, added: list[str], forget: list[str]) -> list[str]:
+        """The folders of the next version: remembered ones, plus ``added``, minus ``forget``.
 
-            _write_json(staging / "chunks.json", [{"text": c.text, **c.metadata()} for c in chunks])
-            _write_json(staging / "sentences.json", sentences)
-            with (staging / "sentences.npy").open("wb") as handle:
-                np.save(handle, sentence_matrix, allow_pickle=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if self.store == "faiss":
-                import faiss
+        A rebuild never drops added folders silently: when their record is lost and no
+        readable version lists them, a warning says so.
+        """
+        remembered = old.manifest["folders"] if old is not None else self.backend.remembered_folders()
+        if remembered is None:
+            remembered = self._folders_of_live_version()
+        if remembered is None:
+            remembered = []
+            if self.exists():
+                logger.warning(
+                    "the record of the folders you added to the %s index in %s is missing or damaged, and no readable "
+                    "version lists them: this index holds the course documents and the paths given now only; "
+                    "add your folders again with `genlab index PATH`",
+                    self.store,
+                    self.backend.location,
+                )
+        unknown = [f for f in forget if f not in remembered]
+        if unknown:
+            known = ", ".join(remembered) or "none"
+            raise InvalidInputError(f"{unknown[0]} was never added to the index; the added folders and files are: {known}")
+        return sorted((set(remembered) | set(added)) - set(forget))
 
-                index = faiss.IndexFlatIP(matrix.shape[1])
-                index.add(matrix)
-                faiss.write_index(index, str(staging / "vectors.faiss"))
+    def _folders_of_live_version(self) -> list[str] | None:
+        with contextlib.suppress(FileNotFoundError, IndexCorruptError):
+            return list(self.load().manifest["folders"])
+        return None
+
+    def _plan(self, old: IndexVersion | None, folders: list[str]) -> _Plan:
+        """Read every source once; reuse the chunks of unchanged files; find what to embed."""
+        plan = _Plan(folders)
+        old_manifest = old.manifest if old is not None else None
+        old_files = old_manifest["files"] if old_manifest and old_manifest["chunker"] == CHUNKER_VERSION else {}
+        old_chunks = {c.id: c for c in old.chunks} if old is not None else {}
+        for source in list_sources(folders):
+            data = source.read_bytes()
+            if data is None:
+                continue
+            digest = sha256(data)  # the hash of the very bytes the chunks come from
+            previous = old_files.get(source.source)
+            if previous and previous["sha256"] == digest and all(i in old_chunks for i in previous["chunks"]):
+                doc_chunks = [old_chunks[i] for i in previous["chunks"]]
             else:
-                self._write_chroma(staging, chunks, matrix)
-            _write_json(staging / "manifest.json", manifest)  # last: marks the version complete
-            os.replace(staging, self.root / name)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        live = self.root / "CURRENT"
-        previous = live.read_text(encoding="utf-8").strip() if live.is_file() else ""
-        pointer = self.root / f".CURRENT-{secrets.token_hex(4)}"
-        pointer.write_text(name, encoding="utf-8")
-        os.replace(pointer, live)
-        folders = self.root / f".folders-{secrets.token_hex(4)}"
-        _write_json(folders, manifest["folders"])
-        os.replace(folders, self.root / "folders.json")
-        # Keep the version readers may still have open; drop the older ones.
-        self._collect(keep={name, previous})
+                doc_chunks = chunk_source(source, data)
+            if not doc_chunks:
+                if source.path.suffix.lower() != ".pdf":  # a PDF without text was already named
+                    logger.warning("%s has no text to index; skipped", source.source)
+                continue
+            plan.chunks.extend(doc_chunks)
+            plan.files[source.source] = {"sha256": digest, "chunks": [c.id for c in doc_chunks]}
+        plan.to_embed = [c for c in plan.chunks if c.id not in old_chunks]
+        plan.removed = len(set(old_chunks) - {c.id for c in plan.chunks})
+        plan.changed = bool(
+            plan.to_embed
+            or plan.removed
+            or old_manifest is None
+            or old_manifest["chunker"] != CHUNKER_VERSION
+            or old_manifest["keyword"] != tokenizer_fingerprint()
+            or plan.files != old_files
+            or folders != old_manifest["folders"]
+        )
+        if plan.changed:
+            plan.sentences = [(i, text) for i, c in enumerate(plan.chunks) for text in chunk_sentences(c)]
+        return plan
 
-    def _write_chroma(self, staging: Path, chunks: list[Chunk], matrix: Any) -> None:
-        import chromadb
+    def _embed(self, plan: _Plan, old: IndexVersion | None, progress: Progress | None) -> tuple[Any, Any]:
+        """The chunk and sentence matrices of the plan: old vectors reused, only new texts embedded."""
+        import numpy as np
 
-        client = chromadb.PersistentClient(path=str(staging / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
-        collection = client.get_or_create_collection("course", metadata={"hnsw:space": "cosine"})
-        step = 256
-        for start in range(0, len(chunks), step):
-            part = chunks[start : start + step]
-            collection.upsert(
-                ids=[c.id for c in part],
-                embeddings=matrix[start : start + step].tolist(),
-                documents=[c.context_text for c in part],
-                metadatas=[{k: v for k, v in c.metadata().items()} for c in part],
-            )
-        # Close the SQLite files before the folder is renamed.
-        client.clear_system_cache()
+        old_vectors: dict[str, Any] = {}
+        old_sentences: dict[tuple[str, str], Any] = {}
+        width = old.width if old is not None else 0
+        if old is not None:
+            old_vectors = dict(zip((c.id for c in old.chunks), old.vectors.matrix(), strict=True))
+            for (owner, text), vector in zip(old.sentences, old.sentence_vectors, strict=True):
+                old_sentences[(old.chunks[owner].id, text)] = vector
+        chunks = plan.chunks
+        new_sentences = sorted({t for i, t in plan.sentences if (chunks[i].id, t) not in old_sentences})
+        fresh_sentences: dict[str, Any] = {}
+        if plan.to_embed or new_sentences or old is None:
+            fresh = embed_texts([c.context_text for c in plan.to_embed] + new_sentences, progress)
+            width = fresh.shape[1]
+            old_vectors.update({c.id: fresh[i] for i, c in enumerate(plan.to_embed)})
+            fresh_sentences = dict(zip(new_sentences, fresh[len(plan.to_embed) :], strict=True))
+        matrix = np.asarray([old_vectors[c.id] for c in chunks], dtype="float32").reshape(len(chunks), width)
+        sentence_matrix = np.asarray(
+            [old_sentences.get((chunks[i].id, t), fresh_sentences.get(t)) for i, t in plan.sentences], dtype="float32"
+        ).reshape(len(plan.sentences), width)
+        return matrix, sentence_matrix
 
-    def _collect(self, keep: set[str]) -> None:
-        """Remove versions older than the previous one and staging left by killed runs."""
-        for path in self.root.iterdir():
-            stale_staging = path.name.startswith((".tmp-", ".CURRENT-", ".folders-"))
-            old_version = path.name.startswith("v-") and path.name not in keep
-            if stale_staging or old_version:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+    def _assemble(self, plan: _Plan, matrix: Any, sentence_matrix: Any, embedding_model: str) -> NewVersion:
+        """The complete next version, ready for the backend to write."""
+        manifest = Manifest(
+            format=FORMAT,
+            store=self.backend.kind,
+            embedding_model=embedding_model,
+            chunker=CHUNKER_VERSION,
+            keyword=tokenizer_fingerprint(),
+            width=int(matrix.shape[1]),
+            folders=plan.folders,
+            files=plan.files,
+            count=len(plan.chunks),
+            created=time.time(),
+        )
+        keyword = KeywordIndex.build([c.context_text for c in plan.chunks])
+        return NewVersion(manifest, plan.chunks, matrix, plan.sentences, sentence_matrix, keyword)

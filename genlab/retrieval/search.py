@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 from genlab.errors import InvalidInputError
 from genlab.retrieval.index import CourseIndex, IndexVersion, Progress, embed_texts
-from genlab.retrieval.text import tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["relative", "rrf"]
@@ -98,14 +97,11 @@ def check_question(question: str, what: str = "question") -> str:
 
 
 class Searcher:
-    """Searches one loaded index version; holds its BM25 index."""
+    """Searches one loaded index version, with the keyword index saved in it."""
 
     def __init__(self, version: IndexVersion) -> None:
-        from rank_bm25 import BM25Okapi
-
         self.version = version
-        corpus = [tokenize(c.context_text) for c in version.chunks]
-        self._bm25 = BM25Okapi(corpus) if corpus else None
+        self._keyword = version.keyword
 
     def search(
         self, query: str, k: int = 4, mode: Mode = "hybrid", query_vector: Any = None, fusion: Fusion = "relative"
@@ -133,10 +129,8 @@ class Searcher:
             if query_vector is None:
                 query_vector = embed_texts([query])[0]
             dense = self.version.dense_search(query_vector, pool)
-        if mode in ("hybrid", "bm25") and self._bm25 is not None:
-            scores = self._bm25.get_scores(tokenize(query))
-            order = sorted(range(len(scores)), key=lambda i: -scores[i])[:pool]
-            sparse = [(i, float(scores[i])) for i in order if scores[i] > 0]
+        if mode in ("hybrid", "bm25") and self._keyword is not None:
+            sparse = self._keyword.top(query, pool)
         if mode == "dense":
             return [Hit(chunks[i], s, dense_score=s, dense_rank=r + 1) for r, (i, s) in enumerate(dense[:k])]
         if mode == "bm25":
@@ -170,11 +164,11 @@ def get_searcher(store: str = "faiss", progress: Progress | None = None) -> tupl
     The searcher is cached per process and reloaded when another process switched versions.
     """
     index = CourseIndex(store)
-    current = (index.root / "CURRENT").read_text().strip() if index.exists() else ""
-    cached = _SEARCHERS.get((store, str(index.root)))
-    if cached is not None and cached.version.folder.name == current:
+    key = (store, index.backend.location)
+    cached = _SEARCHERS.get(key)
+    if cached is not None and cached.version.name == index.live_name():
         return cached, None
     version, report = index.open(progress=progress)
     searcher = Searcher(version)
-    _SEARCHERS[(store, str(index.root))] = searcher
+    _SEARCHERS[key] = searcher
     return searcher, report
