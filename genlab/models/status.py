@@ -37,7 +37,18 @@ def role_statuses() -> list[RoleStatus]:
             rows.append(RoleStatus(role=role, model=model, available=False, detail="not cached; downloads on first use"))
         else:
             rows.append(RoleStatus(role=role, model=model, available=True, detail=f"{kind} on {device}: {source}"))
+    rows.append(_reranker_status(settings.reranker_model))
     return rows
+
+
+def _reranker_status(model: str | None) -> RoleStatus:
+    """The optional retrieval reranker (``GENLAB_RERANKER_MODEL``): off, a folder, or a hub id."""
+    if model is None:
+        detail = "off (optional): set GENLAB_RERANKER_MODEL to a cross-encoder"
+        return RoleStatus(role="reranker", model="-", available=False, detail=detail)
+    if Path(model).expanduser().is_dir():
+        return RoleStatus(role="reranker", model=model, available=True, detail=f"cross-encoder: {Path(model).expanduser()}")
+    return RoleStatus(role="reranker", model=model, available=False, detail="not a folder here; a hub id downloads on first use")
 
 
 def load_roles(roles: list[str]) -> list[LoadedModel]:
