@@ -7,8 +7,8 @@ Two kinds of questions, each a JSON line with ``question``:
 - uncovered: on-topic questions the documents do not answer (``"covered": false``, or
   ``kind`` ``uncovered``); the answer should decline.
 
-Sets: ``dev`` = benchmarks/devset.jsonl + benchmarks/heldout.jsonl (covered) and
-benchmarks/dev_uncovered.jsonl (uncovered), the only sets genlab's thresholds were chosen
+Sets: ``dev`` = benchmarks/devset.jsonl, heldout.jsonl and dev_covered_extra.jsonl (covered)
+and benchmarks/dev_uncovered.jsonl (uncovered), the only sets genlab's thresholds were chosen
 on; ``--file PATH`` reads any set in that format (the blind set, benchmarks/blind.jsonl).
 
 An answer declines when it starts with "The course documents do not cover this question."
@@ -33,7 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_COVERED = "The course documents do not cover this question."
-DEV = (ROOT / "benchmarks" / "devset.jsonl", ROOT / "benchmarks" / "heldout.jsonl", ROOT / "benchmarks" / "dev_uncovered.jsonl")
+DEV = tuple(
+    ROOT / "benchmarks" / name for name in ("devset.jsonl", "heldout.jsonl", "dev_covered_extra.jsonl", "dev_uncovered.jsonl")
+)
 
 
 def is_covered(row: dict[str, Any]) -> bool:

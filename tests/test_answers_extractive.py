@@ -164,7 +164,11 @@ def test_questions_the_course_does_not_answer_are_declined(course_index, questio
         ("How many layers does BERT have?", "number", ["layer"]),
         ("How much memory does it need?", "number", []),
         ("Which optimizer should I use?", "thing", ["optimizer"]),
-        ("What sampling rate does MusicGen use?", "thing", ["sampling", "rate"]),
+        ("What sampling rate does MusicGen use?", "thing", ["rate"]),
+        ("Which Python module is mentioned for LLM tools?", "thing", ["module"]),
+        ("When should I choose a GAN?", None, []),  # a condition, not a date
+        ("When we load the model, which device is used?", None, []),  # "when" opens a clause
+        ("Which company made BERT, and what year was it released?", None, []),  # two kinds of answer
         ("What is a GAN?", None, []),
         ("What does the discriminator do?", None, []),
         ("How do diffusion models work?", None, []),

@@ -39,7 +39,12 @@ _PERSON = re.compile(
     r"^\s*(who|whom|whose)\b|\b(which|what)\s+(company|companies|organi[sz]ations?|person|people|researchers?|team|lab|labs|group|scientists?|authors?|firm)\b",
     re.I,
 )
-_DATE = re.compile(r"^\s*when\b|\b(what|which|in what|in which)\s+(year|date|decade|century)\b|\bhow long ago\b", re.I)
+# "When was X released?" asks for a date; "When should I choose X?" and "When we load X, ..."
+# ask for a condition or open a clause.
+_DATE = re.compile(
+    r"^\s*when\s+(?:was|were|did|has|have|had)\b|\b(what|which|in what|in which)\s+(year|date|decade|century)\b|\bhow long ago\b",
+    re.I,
+)
 _NUMBER = re.compile(r"\bhow\s+(many|much)\b|\bwhat\s+(number|percentage|fraction|share)\b", re.I)
 _THING = re.compile(
     r"^\s*(?:which|what)\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:is|are|was|were|does|do|did|should|can|could|would|will|has|have|had)\b",
@@ -88,8 +93,16 @@ class QuestionNeeds:
 
 
 def analyse_question(question: str) -> QuestionNeeds:
-    """Return the answer type, content terms and head terms of ``question``."""
+    """Return the answer type, content terms and head terms of ``question``.
+
+    A question of several parts ("which model id ..., and what was it trained from?") asks
+    for several kinds of answer at once: it gets no single answer type.
+    """
+    from genlab.retrieval.query import question_parts
+
     terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_TERMS]
+    if question_parts(question):
+        return QuestionNeeds(None, terms)
     head: list[str] = []
     answer_type: AnswerType | None = None
     if _PERSON.search(question):
@@ -107,7 +120,9 @@ def analyse_question(question: str) -> QuestionNeeds:
             words = thing.group(1).lower().split()
             if words and words[0] not in _NOT_THING_HEADS:
                 answer_type = "thing"
-                head = [t for t in tokenize(" ".join(words))]
+                # The noun the question asks about ("which Python *module*"); the words before it
+                # narrow it down and the answer may not repeat them.
+                head = tokenize(" ".join(words))[-1:]
     return QuestionNeeds(answer_type, terms, head)
 
 
