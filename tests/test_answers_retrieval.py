@@ -104,12 +104,12 @@ def test_the_reranker_reorders_the_fused_candidates_and_keeps_k(course_index, ti
 
 @pytest.mark.slow
 def test_the_reranker_setting_reaches_retriever_and_answers(course_index, tiny_cross_encoder, monkeypatch):
-    from genlab.models.status import role_statuses
+    from genlab.models.status import reranker_status
     from genlab.retrieval import course_retriever
     from genlab.retrieval.qa import answer_question
     from genlab.settings import get_settings
 
-    assert role_statuses()[-1].role == "reranker" and not role_statuses()[-1].available  # off by default
+    assert reranker_status().role == "reranker" and not reranker_status().available  # off by default
     monkeypatch.setenv("GENLAB_RERANKER_MODEL", tiny_cross_encoder)
     get_settings.cache_clear()
     try:
@@ -117,8 +117,17 @@ def test_the_reranker_setting_reaches_retriever_and_answers(course_index, tiny_c
         assert len(docs) == 2 and all("rerank_score" in d.metadata for d in docs)
         assert docs[0].metadata["rerank_score"] >= docs[1].metadata["rerank_score"]
         assert all("rerank_score" in s for s in answer_question("What is a VAE?", k=2)["sources"])
-        status = role_statuses()[-1]
+        status = reranker_status()
         assert status.role == "reranker" and status.available and status.model == tiny_cross_encoder
     finally:
         monkeypatch.delenv("GENLAB_RERANKER_MODEL")
         get_settings.cache_clear()
+
+
+def test_genlab_models_shows_the_reranker(capsys):
+    import json
+
+    from cli_runner import run_cli
+
+    code, out, _ = run_cli(["models", "--json"], capsys)
+    assert code == 0 and json.loads(out)["reranker"]["role"] == "reranker"

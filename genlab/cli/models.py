@@ -19,7 +19,7 @@ def models_command(
     json_output: JsonOption = False,
 ) -> None:
     """Show the model configured for each role and whether it is available offline."""
-    from genlab.models.status import load_roles, role_statuses
+    from genlab.models.status import load_roles, reranker_status, role_statuses
 
     if load:
         loaded = load_roles(load)
@@ -30,13 +30,14 @@ def models_command(
                 print(f"{m.role}: loaded {m.source} ({m.kind}, {m.device}, {m.dtype}, {m.bytes / 1e6:.1f} MB) in {m.load_seconds:.1f} s")
         return
     rows = role_statuses()
+    reranker = reranker_status()
     if json_output:
-        print_json({"roles": [r.model_dump() for r in rows]})
+        print_json({"roles": [r.model_dump() for r in rows], "reranker": reranker.model_dump()})
         return
     from rich.table import Table
 
     table = Table("role", "model", "available", "where / why not")
-    for r in rows:
+    for r in [*rows, reranker]:
         table.add_row(r.role, r.model, "yes" if r.available else "no", r.detail)
     stdout_console().print(table)
 

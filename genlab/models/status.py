@@ -37,12 +37,15 @@ def role_statuses() -> list[RoleStatus]:
             rows.append(RoleStatus(role=role, model=model, available=False, detail="not cached; downloads on first use"))
         else:
             rows.append(RoleStatus(role=role, model=model, available=True, detail=f"{kind} on {device}: {source}"))
-    rows.append(_reranker_status(settings.reranker_model))
     return rows
 
 
-def _reranker_status(model: str | None) -> RoleStatus:
-    """The optional retrieval reranker (``GENLAB_RERANKER_MODEL``): off, a folder, or a hub id."""
+def reranker_status() -> RoleStatus:
+    """The optional retrieval reranker (``GENLAB_RERANKER_MODEL``): off, a folder, or a hub id.
+
+    Not one of the roles: it is off by default, and nothing fails without it.
+    """
+    model = get_settings().reranker_model
     if model is None:
         detail = "off (optional): set GENLAB_RERANKER_MODEL to a cross-encoder"
         return RoleStatus(role="reranker", model="-", available=False, detail=detail)
