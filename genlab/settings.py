@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     """Text-to-audio MusicGen checkpoint."""
     embedding_model: str | None = None
     """sentence-transformers model for retrieval; defaults to the bundled all-MiniLM-L6-v2."""
+    reranker_model: str | None = None
+    """Optional sentence-transformers cross-encoder (hub id or folder, e.g.
+    ``cross-encoder/ms-marco-MiniLM-L6-v2``) that reranks the fused candidates of hybrid
+    search; off (``None``) by default, as no reranker weights ship with genlab."""
 
     chat_factory: str | None = None
     """``module:function`` returning a LangChain chat model for the agent and ``genlab chat``

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from genlab.agents.history import history_trimmer
 from genlab.agents.prompts import SYSTEM_PROMPT
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def build_agent(
 
         checkpointer = InMemorySaver()
     middleware = [ToolErrorMiddleware(on_error=tool_error_content), _step_limit(max_model_calls), _cancellation()]
+    middleware.append(history_trimmer())  # long chats: the newest whole turns that fit the context
     return create_agent(
         chat_model,
         list(tools),

@@ -35,9 +35,9 @@ def models_command(
     if load:
         _load(load, json_output)
         return
-    from genlab.models.status import role_statuses
+    from genlab.models.status import reranker_status, role_statuses
 
-    rows = role_statuses()
+    rows = [*role_statuses(), reranker_status()]
     down = [r for r in rows if r.backend != "local" and not r.available]
     if json_output:
         print_json({"roles": [r.model_dump() for r in rows]})

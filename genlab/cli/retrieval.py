@@ -136,6 +136,13 @@ def announce_first_index(store: str) -> None:
         sys.stderr.flush()
 
 
+def source_line(source: dict[str, Any]) -> str:
+    """Where a source is: "Title > Section (file.md)", "(file.pdf p. 3)" for a PDF page."""
+    where = " > ".join(p for p in (source["title"], source["section"]) if p)
+    page = source.get("page")
+    return f"{where} ({source['source']}{f' p. {page}' if page is not None else ''})"
+
+
 def _print_answer(result: dict[str, Any]) -> None:
     console = stdout_console()
     if console.is_terminal:
@@ -148,9 +155,11 @@ def _print_answer(result: dict[str, Any]) -> None:
         print(result["answer"])
         print()
         print("Sources")
+    cited = set(result.get("cited") or [])
     for number, source in enumerate(result["sources"], start=1):
-        where = " > ".join(p for p in (source["title"], source["section"]) if p)
-        line = f"[{number}] {where} ({source['source']})"
+        line = f"[{number}] {source_line(source)}"
+        if cited and number not in cited:
+            line += " (also relevant)"  # retrieved with the others, not quoted in the answer
         if console.is_terminal:
             from rich.markup import escape
 

@@ -125,6 +125,24 @@ def _server_status(
     )
 
 
+def reranker_status() -> RoleStatus:
+    """The optional retrieval reranker (``GENLAB_RERANKER_MODEL``): off, a folder, or a hub id.
+
+    Not one of the roles: it is off by default, and nothing fails without it.
+    """
+    model = get_settings().reranker_model
+    if model is None:
+        detail = "off (optional): set GENLAB_RERANKER_MODEL to a cross-encoder"
+        return RoleStatus(role="reranker", model="-", backend="local", where="-", available=False, detail=detail)
+    if Path(model).expanduser().is_dir():
+        folder = str(Path(model).expanduser())
+        return RoleStatus(role="reranker", model=model, backend="local", where=folder, available=True, detail="cross-encoder")
+    return RoleStatus(
+        role="reranker", model=model, backend="local", where=model, available=False,
+        detail="not a folder here; a hub id downloads on first use",
+    )
+
+
 def load_roles(roles: list[str]) -> list[LoadedModel]:
     """Load the models of ``roles`` now and return what was loaded.
 

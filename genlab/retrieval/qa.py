@@ -1,10 +1,13 @@
 """Question answering over the course documents, with inline citations.
 
-Two modes, one output shape ``{"question", "answer", "sources", "mode"}``:
+Two modes, one output shape ``{"question", "answer", "sources", "cited", "mode", "declined"}``:
 
 - ``extractive`` (no generative model, the default offline): the sentences of the retrieved
-  passages that best answer the question, ranked against it with the embedding model, each
-  followed by its citation.
+  passages that best answer the question, ranked against it with the embedding model and by
+  how much of the question they cover, each followed by its citation. Candidates are prose
+  sentences, list items and code comments made into sentences (:mod:`genlab.retrieval.candidates`);
+  when none holds the kind of answer asked for, or none is close enough, the answer declines
+  and says what the closest passages are about (:mod:`genlab.retrieval.abstain`).
 - ``llm``: any LangChain LLM or chat model answers from the retrieved passages only. The
   passages are fenced off inside ``<context>`` as data, so a document that says "ignore
   previous instructions" is quoted, not obeyed.
@@ -16,13 +19,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from genlab.retrieval.abstain import QuestionNeeds, TermWeights, analyse_question, coverage, has_answer_type, unknown_names
+from genlab.retrieval.candidates import Candidate, passage_candidates, topic_terms
 from genlab.retrieval.index import Progress, check_store, embed_texts
 from genlab.retrieval.search import Hit, check_k, check_question, get_searcher
-from genlab.retrieval.text import clean_markdown, split_sentences
+from genlab.retrieval.text import tokenize
 
 NOT_COVERED = "The course documents do not cover this question."
+NO_ANSWER = "The model gave no answer."
+TOOL_CALL_REPLY = "The model gave no answer: it replied with a tool call, which `ask` does not run."
 
 SYSTEM_PROMPT = (
     "You are a teaching assistant for a course on generative AI. Answer the learner's question "
@@ -32,38 +40,131 @@ SYSTEM_PROMPT = (
     f'"{NOT_COVERED}" Keep the answer short: at most five sentences.'
 )
 
-_CODE_BLOCK = re.compile(r"(```|~~~).*?(\1|$)", re.S)
-#: Below this cosine similarity the best sentence is unrelated to the question.
+#: Below this cosine similarity a sentence is unrelated to the question.
 MIN_RELEVANCE = 0.3
 MAX_SENTENCES = 4
-#: Sentences about the document rather than the subject ("In this chapter, we will...").
-_SIGNPOSTS = ("this article", "this chapter", "this section", "this book", "we will ", "we'll ", "we’ll ", "let's ", "let’s ", "let us ", "below, ")
+#: How much the coverage of the question's terms adds to a sentence's similarity when ranking.
+COVERAGE_WEIGHT = 0.25
+#: Sentences scoring this far below the best one are not added.
+SCORE_SPREAD = 0.3
+#: A sentence this little similar to the question may still answer when it holds the
+#: question's terms (at least ``MIN_COVERAGE``): "What are BLEU and ROUGE?" is answered by
+#: a sentence of cosine 0.29 that spells both out.
+FLOOR_RELEVANCE = 0.15
+#: The best sentence answers when it is this similar to the question, or covers this much of
+#: its terms; a question asking for a kind of answer (who, when, how many, which X) needs more.
+#: Chosen on the dev sets only (benchmarks/abstention.py: 80 covered, 30 uncovered questions).
+CONFIDENT_RELEVANCE = 0.35
+TYPED_RELEVANCE = 0.45
+MIN_COVERAGE = 0.25
+TYPED_COVERAGE = 0.6
 
 
-def source_entry(hit: Hit) -> dict[str, Any]:
-    """A source as returned to users: file, title, section, score, text."""
-    chunk = hit.chunk
-    return {"source": chunk.source, "title": chunk.title, "section": chunk.section, "score": round(hit.score, 4), "text": chunk.text}
+def answers(needs: QuestionNeeds, relevance: float, covered: float) -> bool:
+    """Whether the best sentence (its similarity and coverage of the question) answers."""
+    if needs.answer_type is not None:
+        return relevance >= TYPED_RELEVANCE or covered >= TYPED_COVERAGE
+    return relevance >= CONFIDENT_RELEVANCE or covered >= MIN_COVERAGE
 
 
-def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, int, str]]:
-    """(source number, position, sentence) for the readable sentences of the passages."""
-    out = []
-    for number, hit in enumerate(hits, start=1):
-        text = _CODE_BLOCK.sub("\n", hit.chunk.text)  # code is for reading in the source, not quoting
-        for position, sentence in enumerate(split_sentences(clean_markdown(text))):
-            words = sentence.split()
-            letters = sum(ch.isalpha() for ch in sentence)
-            if not 6 <= len(words) <= 70 or letters < 0.6 * len(sentence) or sentence.rstrip().endswith(":"):
-                continue
-            lowered = sentence.lower()
-            if lowered.startswith(("figure", "fig.", "table", "source:", "image:")) or any(m in lowered for m in _SIGNPOSTS):
-                continue
-            out.append((number, position, sentence))
-    return out
+@dataclass
+class Passage:
+    """The retrieved chunks of one section, merged: one source, cited by one number."""
+
+    hits: list[Hit]
+
+    @property
+    def chunk(self) -> Any:
+        return self.hits[0].chunk
+
+    @property
+    def score(self) -> float:
+        return max(h.score for h in self.hits)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(h.chunk.text for h in self.hits)
+
+    @property
+    def subject(self) -> str:
+        """The heading it sits under (the title before the first heading)."""
+        return self.chunk.section.rsplit(" > ", 1)[-1] if self.chunk.section else self.chunk.title
+
+    @property
+    def heading_path(self) -> str:
+        return " ".join(p for p in (self.chunk.title, self.chunk.section) if p)
 
 
-def extractive_answer(question: str, hits: list[Hit], question_vector: Any, stored: Callable[[str], dict[str, Any]] | None = None) -> str:
+def merge_hits(hits: list[Hit]) -> list[Passage]:
+    """Group hits of the same section (and page) into one passage, in rank order.
+
+    Neighbouring chunks of one section retrieved together are one source to a reader; listing
+    the same section three times, each cited apart, read as three sources.
+    """
+    groups: dict[tuple[str, str, Any], Passage] = {}
+    for hit in hits:
+        key = (hit.chunk.source, hit.chunk.section, getattr(hit.chunk, "page", None))
+        groups.setdefault(key, Passage([])).hits.append(hit)
+    for passage in groups.values():
+        passage.hits.sort(key=lambda h: getattr(h.chunk, "position", 0))
+    return list(groups.values())
+
+
+def source_entry(passage: Passage) -> dict[str, Any]:
+    """A source as returned to users: file, title, section, score, text; the page of a PDF."""
+    chunk = passage.chunk
+    entry = {
+        "source": chunk.source,
+        "title": chunk.title,
+        "section": chunk.section,
+        "score": round(passage.score, 4),
+        "text": passage.text,
+    }
+    page = getattr(chunk, "page", None)
+    if page is not None:
+        entry["page"] = page
+    rerank = getattr(passage.hits[0], "rerank_score", None)
+    if rerank is not None:
+        entry["rerank_score"] = round(rerank, 4)
+    return entry
+
+
+@dataclass
+class Extracted:
+    """An extractive answer and what it is made of."""
+
+    answer: str
+    declined: bool
+    cited: set[int] = field(default_factory=set)
+    """Source numbers the answer cites."""
+    relevance: float = 0.0
+    """Cosine similarity of the best answering sentence to the question."""
+    coverage: float = 0.0
+    """Share of the question's content (IDF-weighted) the best sentence and its heading hold."""
+
+
+def _declined(
+    passages: list[Passage], needs: QuestionNeeds, relevance: float = 0.0, covered: float = 0.0, unknown: list[str] | None = None
+) -> Extracted:
+    asked = {"person": "who", "date": "when", "number": "how many or how much", "thing": "which one"}.get(needs.answer_type or "")
+    about = list(dict.fromkeys(p.subject for p in passages))[:3]
+    text = NOT_COVERED
+    if unknown:
+        text += " They never mention " + " or ".join(unknown) + "."
+    elif asked:
+        text += f" No retrieved passage says {asked}."
+    if about:
+        text += " The closest passages are about " + ", ".join(f"{a!r}" for a in about) + "."
+    return Extracted(text, True, relevance=relevance, coverage=covered)
+
+
+def extractive_answer(
+    question: str,
+    hits: list[Hit],
+    question_vector: Any,
+    stored: Callable[[str], dict[str, Any]] | None = None,
+    weights: TermWeights | None = None,
+) -> str:
     """Compose an answer from the passages' best sentences, each with its citation.
 
     Args:
@@ -72,53 +173,120 @@ def extractive_answer(question: str, hits: list[Hit], question_vector: Any, stor
         question_vector: The question's embedding.
         stored: Returns a chunk's sentence vectors saved in the index, by chunk id
             (``IndexVersion.sentence_vectors_of``); sentences found there are not embedded again.
+        weights: Term weights over the whole index (coverage of rare terms counts more);
+            defaults to weights over ``hits``.
+
+    Returns:
+        The answer, or :data:`NOT_COVERED` and what the closest passages are about when no
+        sentence answers the question.
     """
+    return extract(question, merge_hits(hits), question_vector, stored, weights).answer
+
+
+def extract(
+    question: str,
+    passages: list[Passage],
+    question_vector: Any,
+    stored: Callable[[str], dict[str, Any]] | None = None,
+    weights: TermWeights | None = None,
+) -> Extracted:
+    """:func:`extractive_answer` over merged passages, with whether it declined and what it cites."""
     import numpy as np
 
-    candidates = _candidate_sentences(hits)
+    needs = analyse_question(question)
+    if weights is None:
+        weights = TermWeights((p.text for p in passages), (p.chunk.section for p in passages))
+    unknown = unknown_names(question, weights)
+    if unknown:
+        return _declined(passages, needs, unknown=unknown)
+    candidates: list[Candidate] = []
+    found_vectors: list[Any] = []
+    for number, passage in enumerate(passages, start=1):
+        for hit in passage.hits:
+            offset = sum(c.source == number for c in candidates)
+            known = stored(hit.chunk.id) if stored is not None else {}
+            for c in passage_candidates(hit.chunk.text, number, passage.subject):
+                c.position += offset
+                candidates.append(c)
+                found_vectors.append(known.get(c.key))
     if not candidates:
-        return NOT_COVERED
-    known: list[Any] = [None] * len(candidates)
-    if stored is not None:
-        for i, (number, _, sentence) in enumerate(candidates):
-            known[i] = stored(hits[number - 1].chunk.id).get(sentence)
-    missing = [i for i, vector in enumerate(known) if vector is None]
-    for i, vector in zip(missing, embed_texts([candidates[i][2] for i in missing])):
-        known[i] = vector
-    vectors = np.asarray(known, dtype="float32")
+        return _declined(passages, needs)
+    missing = [i for i, vector in enumerate(found_vectors) if vector is None]
+    for i, vector in zip(missing, embed_texts([candidates[i].text for i in missing]), strict=True):
+        found_vectors[i] = vector
+    vectors = np.asarray(found_vectors, dtype="float32")
     relevance = vectors @ np.asarray(question_vector, dtype="float32")
-    # A small prior for passages the hybrid search ranked higher.
-    scores = [float(r) + 0.04 / number for r, (number, _, _) in zip(relevance, candidates)]
-    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-    if float(relevance[order[0]]) < MIN_RELEVANCE:
-        return NOT_COVERED + " The closest passages are listed below."
+    # Only words the documents have sections about name a subject ("GANs", "diffusion").
+    asked_topics = topic_terms(question) & weights.topics
+    scores: list[float] = []
+    eligible: list[bool] = []
+    covered: list[float] = []
+    for i, c in enumerate(candidates):
+        passage = passages[c.source - 1]
+        subject_topics = topic_terms(" ".join(passage.chunk.section.split(" > ")[-2:]) or passage.chunk.title)
+        own = set(tokenize(c.text))
+        # A sentence that leans on its heading for its subject, under a heading about
+        # something the question does not ask about, would be read as being about the
+        # question's subject: it is not used out of its section.
+        out_of_subject = bool(
+            asked_topics
+            and subject_topics
+            and not subject_topics & asked_topics
+            and not subject_topics & own
+            and not asked_topics & own
+        )
+        typed = needs.answer_type is None or has_answer_type(needs, c.text, question, passage.subject, float(relevance[i]))
+        covered.append(coverage(needs, f"{c.text} {passage.heading_path}", weights))
+        scores.append(float(relevance[i]) + COVERAGE_WEIGHT * covered[-1] + 0.04 / c.source)
+        similar = float(relevance[i]) >= MIN_RELEVANCE or (float(relevance[i]) >= FLOOR_RELEVANCE and covered[-1] >= 0.5)
+        eligible.append(typed and not out_of_subject and similar)
+    order = sorted((i for i in range(len(candidates)) if eligible[i]), key=lambda i: -scores[i])
+    if not order:
+        return _declined(passages, needs)
+    best = order[0]
+    if not answers(needs, float(relevance[best]), covered[best]):
+        return _declined(passages, needs, float(relevance[best]), covered[best])
     chosen: list[int] = []
+    by_place = {(c.source, c.position): i for i, c in enumerate(candidates)}
     for i in order:
-        if len(chosen) == MAX_SENTENCES or (len(chosen) >= 2 and scores[i] < scores[order[0]] - 0.35):
-            break
-        if float(relevance[i]) < MIN_RELEVANCE:
+        if len(chosen) >= MAX_SENTENCES or (chosen and scores[i] < scores[order[0]] - SCORE_SPREAD):
             break
         if any(float(vectors[i] @ vectors[j]) > 0.85 for j in chosen):
             continue  # says again what a chosen sentence says
+        if candidates[i].leans_back:
+            # "It was the first ..." needs the sentence it refers to, right before it.
+            before = by_place.get((candidates[i].source, candidates[i].position - 1))
+            if before is None or candidates[before].made:
+                continue
+            if before not in chosen:
+                if len(chosen) + 2 > MAX_SENTENCES:
+                    continue
+                chosen.append(before)
         chosen.append(i)
     # Read in the order of the sources, and of the text within a source.
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
-    return " ".join(f"{candidates[i][2].rstrip()} [{candidates[i][0]}]" for i in chosen)
+    chosen.sort(key=lambda i: (candidates[i].source, candidates[i].position))
+    answer = " ".join(f"{candidates[i].text.rstrip()} [{candidates[i].source}]" for i in chosen)
+    return Extracted(answer, False, {candidates[i].source for i in chosen}, float(relevance[best]), covered[best])
+
+
+# A passage must not be able to open or close the fence it sits in, whatever the letter case
+# or spacing ("</CONTEXT>", "</ Context >", "<source\tid=...").
+_FENCE_TAG = re.compile(r"<(\s*/?\s*)(context|source)\b", re.I)
 
 
 def _escape(text: str, attribute: bool = False) -> str:
-    # A passage must not be able to close the fence it sits in.
-    for tag in ("<context", "</context", "<source", "</source"):
-        text = text.replace(tag, "&lt;" + tag[1:])
+    text = _FENCE_TAG.sub(lambda m: "&lt;" + m.group(1) + m.group(2), text)
     return text.replace('"', "&quot;") if attribute else text
 
 
-def context_block(hits: list[Hit]) -> str:
+def context_block(passages: list[Passage] | list[Hit]) -> str:
     """The retrieved passages, numbered and fenced as data."""
     parts = []
-    for number, hit in enumerate(hits, start=1):
-        c = hit.chunk
-        parts.append(f'<source id="{number}" title="{_escape(c.title, True)}" section="{_escape(c.section, True)}">\n{_escape(c.text)}\n</source>')
+    for number, item in enumerate(passages, start=1):
+        c = item.chunk
+        text = item.text if isinstance(item, Passage) else c.text
+        title, section = _escape(c.title, True), _escape(c.section, True)
+        parts.append(f'<source id="{number}" title="{title}" section="{section}">\n{_escape(text)}\n</source>')
     return "<context>\n" + "\n".join(parts) + "\n</context>"
 
 
@@ -129,6 +297,41 @@ def qa_prompt() -> Any:
     return ChatPromptTemplate.from_messages(
         [("system", SYSTEM_PROMPT), ("human", "{context}\n\nQuestion: {question}")]
     )
+
+
+_TOOL_CALL_TEXT = re.compile(r"^\s*(<tool_call>|<\|python_tag\|>|\[?\s*\{\s*\"(name|function|tool|tool_calls)\"\s*:)", re.S)
+
+
+def read_reply(reply: Any) -> tuple[str, bool]:
+    """The answer text of an LLM's reply and whether it declines.
+
+    An empty reply says the model gave no answer (not that the documents lack one); a
+    reply that is a tool call, structured or as text, is not shown raw as an answer.
+    """
+    if getattr(reply, "tool_calls", None):
+        return TOOL_CALL_REPLY, False
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):  # content blocks
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    text = str(content or "").strip()
+    if not text:
+        return NO_ANSWER, False
+    if _TOOL_CALL_TEXT.match(text):
+        return TOOL_CALL_REPLY, False
+    declined = " ".join(text.lower().split()).startswith(NOT_COVERED.lower().rstrip("."))
+    return text, declined
+
+
+_WEIGHTS: dict[str, TermWeights] = {}
+
+
+def index_weights(version: Any) -> TermWeights:
+    """Term weights over every chunk of an index version (computed once per version)."""
+    key = str(version.folder)
+    if key not in _WEIGHTS:
+        _WEIGHTS.clear()
+        _WEIGHTS[key] = TermWeights((c.context_text for c in version.chunks), {c.section for c in version.chunks})
+    return _WEIGHTS[key]
 
 
 def answer_question(
@@ -143,13 +346,18 @@ def answer_question(
 
     Args:
         question: The learner's question.
-        k: How many passages to retrieve and cite.
+        k: How many passages to retrieve.
         store: ``faiss`` or ``chroma``.
         llm: A LangChain LLM or chat model; ``None`` answers extractively, with no generative model.
         progress: Called while the index is built, when there is none yet.
 
     Returns:
-        ``{"question", "answer", "sources": [{"source", "title", "section", "score", "text"}], "mode"}``.
+        ``{"question", "answer", "sources", "cited", "mode", "declined"}``. ``sources`` holds one
+        entry per retrieved section (chunks of one section merged), each with ``source``,
+        ``title``, ``section``, ``score``, ``text`` (and ``page`` for a PDF); ``[n]`` in the
+        answer refers to ``sources[n-1]``; ``cited`` lists the numbers the answer cites (the
+        other sources are also relevant, not quoted). ``declined`` is true when the answer says
+        the documents do not cover the question.
 
     Raises:
         InvalidInputError: An empty question, ``k`` out of range, or an unknown store.
@@ -159,16 +367,25 @@ def answer_question(
     check_store(store)
     searcher, _ = get_searcher(store, progress=progress)
     question_vector = embed_texts([question])[0]
-    hits = searcher.search(question, k=k, query_vector=question_vector)
-    sources = [source_entry(h) for h in hits]
-    if llm is None:
-        answer = extractive_answer(question, hits, question_vector, searcher.version.sentence_vectors_of) if hits else NOT_COVERED
-        return {"question": question, "answer": answer, "sources": sources, "mode": "extractive"}
-    from langchain_core.output_parsers import StrOutputParser
-
-    chain = qa_prompt() | llm | StrOutputParser()
-    answer = chain.invoke({"context": context_block(hits), "question": question}).strip() or NOT_COVERED
-    return {"question": question, "answer": answer, "sources": sources, "mode": "llm"}
+    passages = merge_hits(searcher.search(question, k=k, query_vector=question_vector))
+    version = searcher.version
+    result = extract(question, passages, question_vector, version.sentence_vectors_of, index_weights(version))
+    answer, declined, cited = result.answer, result.declined, result.cited
+    # With an LLM too, a question no passage holds the kind of answer to is declined before the
+    # model is asked: told to decline, the real SmolLM2-135M still answered "Who invented GANs?"
+    # with an invented researcher (tests/test_answers_llm.py).
+    if llm is not None and not declined:
+        reply = (qa_prompt() | llm).invoke({"context": context_block(passages), "question": question})
+        answer, declined = read_reply(reply)
+        cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
+    return {
+        "question": question,
+        "answer": answer,
+        "sources": [source_entry(p) for p in passages],
+        "cited": sorted(n for n in cited if 1 <= n <= len(passages)),
+        "mode": "extractive" if llm is None else "llm",
+        "declined": declined,
+    }
 
 
 def qa_chain(llm: Any = None, k: int = 4, store: str = "faiss") -> Any:

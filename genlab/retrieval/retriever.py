@@ -17,7 +17,8 @@ class CourseRetriever(BaseRetriever):
     """Hybrid (dense + BM25) search over the course documents and the folders added to the index.
 
     Each document's metadata holds ``source``, ``title``, ``section``, ``score`` (the fused
-    score), and ``dense_score`` / ``bm25_score`` with their ranks.
+    score), and ``dense_score`` / ``bm25_score`` with their ranks; with a reranker
+    (``GENLAB_RERANKER_MODEL``) also ``rerank_score``, the order it sets.
     """
 
     k: int = 4
@@ -55,6 +56,8 @@ class CourseRetriever(BaseRetriever):
                 "bm25_score": hit.bm25_score,
                 "bm25_rank": hit.bm25_rank,
             }
+            if hit.rerank_score is not None:
+                meta["rerank_score"] = hit.rerank_score
             docs.append(Document(page_content=hit.chunk.text, metadata=meta, id=hit.chunk.id))
         return docs
 

@@ -48,6 +48,8 @@ class Hit:
     bm25_score: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    rerank_score: float | None = None
+    """The cross-encoder's score, when a reranker is configured (``GENLAB_RERANKER_MODEL``)."""
 
 
 def check_k(k: int) -> int:
@@ -104,9 +106,68 @@ class Searcher:
         self._keyword = version.keyword
 
     def search(
-        self, query: str, k: int = 4, mode: Mode = "hybrid", query_vector: Any = None, fusion: Fusion = "relative"
+        self,
+        query: str,
+        k: int = 4,
+        mode: Mode = "hybrid",
+        query_vector: Any = None,
+        fusion: Fusion = "relative",
+        reranker: str | None = None,
     ) -> list[Hit]:
         """Return the ``k`` best chunks for ``query``.
+
+        ``hybrid`` also searches each part of a multi-part question (so that every part's
+        best passage reaches the top ``k``), ranks passages quoting an identifier of the
+        question as written (``cuda:0``, ``t5-small``) first, and reranks with a
+        cross-encoder when one is configured.
+
+        Args:
+            query: The question or keywords.
+            k: How many chunks to return (1 to 50).
+            mode: ``hybrid``, ``dense`` or ``bm25``.
+            query_vector: The query's embedding, when the caller has it already.
+            fusion: How ``hybrid`` combines the two rankings: ``relative`` or ``rrf``.
+            reranker: A cross-encoder to rerank ``hybrid`` results with; defaults to the
+                ``GENLAB_RERANKER_MODEL`` setting (off when unset).
+
+        Raises:
+            InvalidInputError: An empty query, a bad ``k`` or an unknown ``fusion``.
+            ModelUnavailableError: The reranker cannot be loaded.
+        """
+        query = check_question(query, "query")
+        check_k(k)
+        check_fusion(fusion)
+        if mode != "hybrid":
+            return self._search_once(query, k, mode, query_vector, fusion)
+        from genlab.retrieval.query import identifiers, question_parts
+        from genlab.retrieval.rerank import POOL, rerank
+        from genlab.settings import get_settings
+
+        reranker = reranker or get_settings().reranker_model
+        wide = min(MAX_K, max(k, POOL if reranker else k))
+        ranked = self._search_once(query, wide, mode, query_vector, fusion)
+        parts = [self._search_once(part, wide, mode, None, fusion) for part in question_parts(query)]
+        if parts:
+            ranked = _interleave([ranked, *parts])
+        quoted = identifiers(query)
+        if quoted:
+            ranked = self._quoting_first(ranked, quoted)
+        if reranker:
+            return rerank(query, ranked[:wide], k, reranker)
+        return ranked[:k]
+
+    def _quoting_first(self, ranked: list[Hit], quoted: list[str]) -> list[Hit]:
+        """Passages that contain an identifier of the query as written, first (in their order)."""
+        # A scan of the chunk texts: 136 chunks take 0.1 ms, 13,600 about 10 ms (str.find).
+        seen = {id(h.chunk) for h in ranked}
+        extra = [Hit(c, 0.0) for c in self.version.chunks if id(c) not in seen and any(q in c.text.lower() for q in quoted)]
+        quoting = [h for h in ranked if any(q in h.chunk.text.lower() for q in quoted)] + extra
+        return quoting + [h for h in ranked if h not in quoting]
+
+    def _search_once(
+        self, query: str, k: int = 4, mode: Mode = "hybrid", query_vector: Any = None, fusion: Fusion = "relative"
+    ) -> list[Hit]:
+        """One search of ``query`` alone: dense, BM25, or both fused.
 
         Args:
             query: The question or keywords.
@@ -152,6 +213,17 @@ class Searcher:
             hit.bm25_score, hit.bm25_rank = s, rank
         # Ties (rare) keep dense order, then BM25 order, so results are deterministic.
         return sorted(fused.values(), key=lambda h: -h.score)[:k]
+
+
+def _interleave(rankings: list[list[Hit]]) -> list[Hit]:
+    """Merge rankings by turns (the whole question's first), each chunk once: every part's
+    best passage reaches the top of the merged list."""
+    merged: dict[str, Hit] = {}
+    for rank in range(max(len(r) for r in rankings)):
+        for ranking in rankings:
+            if rank < len(ranking):
+                merged.setdefault(ranking[rank].chunk.id, ranking[rank])
+    return list(merged.values())
 
 
 _SEARCHERS: dict[tuple[str, str], Searcher] = {}
