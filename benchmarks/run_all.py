@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["cli_help.py", "llm_batch.py", "tools_overhead.py", "retrieval_quality.py", "retrieval_speed.py"]
+SCRIPTS = ["cli_help.py", "llm_batch.py", "tools_overhead.py", "retrieval_quality.py", "retrieval_speed.py", "servers.py"]
 
 
 def main() -> int:

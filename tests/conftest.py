@@ -33,6 +33,7 @@ class TinyModels:
     _BUILDERS: dict[str, Callable[[Path], Path]] = {
         "causal": builders.build_causal_lm,
         "chat": lambda folder: builders.build_causal_lm(folder, chat=True),
+        "scripted": builders.build_scripted_qwen2,
         "t5": builders.build_t5,
         "nli": builders.build_nli,
         "image": builders.build_stable_diffusion,
@@ -68,7 +69,8 @@ class TinyModels:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     """Tiny random models of every kind genlab loads (``.causal``, ``.chat``, ``.t5``, ``.nli``,
-    ``.image``, ``.music``), saved like hub checkpoints."""
+    ``.image``, ``.music``), saved like hub checkpoints, and ``.scripted``: a Qwen2 whose
+    output is fixed (``tiny_models.build_scripted_qwen2``)."""
     return TinyModels(tmp_path_factory.mktemp("tiny-models"))
 
 
@@ -99,3 +101,16 @@ def tiny_env(tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch) -> TinyMo
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return tiny_models
+
+
+@pytest.fixture(scope="session")
+def model_server(tiny_models: TinyModels, tmp_path_factory: pytest.TempPathFactory):
+    """One ``transformers serve`` of the scripted tiny Qwen2 on 127.0.0.1, shared by the session."""
+    from model_server import transformers_serve
+
+    log = tmp_path_factory.mktemp("transformers-serve") / "server.log"
+    try:
+        with transformers_serve(tiny_models.scripted, log) as server:
+            yield server
+    except RuntimeError as exc:  # a server that cannot start fails its tests, with its log
+        pytest.fail(str(exc), pytrace=False)

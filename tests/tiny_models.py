@@ -303,3 +303,131 @@ def build_stable_diffusion(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+#: What the scripted model says (see :func:`build_scripted_qwen2`).
+SCRIPTED_TOOL_ARGUMENTS = {"query": "GANs"}
+SCRIPTED_TOOL_CALL = (
+    "<tool_call>",
+    '\n{"name": "search_course", "arguments": {"query": "GANs"}}\n',
+    "</tool_call>",
+)
+SCRIPTED_AFTER_TOOL = "GANs pit a generator against a discriminator, as the course explains [1]."
+SCRIPTED_PLAIN = "Yes. Once upon a time a kind robot found a glowing crystal and shared its light with everyone [1]."
+SCRIPTED_COMPLETION = (" positive", "###", " and text after the stop")
+
+
+def build_scripted_qwen2(folder: Path) -> Path:
+    """A one-layer Qwen2 whose greedy output is fixed by its context: a scripted "bigram" model.
+
+    Every generated token is decided by the current token alone (the MLP is zeroed, so the
+    residual stream is the token's embedding), plus two attention heads that notice whether a
+    ``<tool_call>`` token (the tool instructions of a prompt with tools) or a
+    ``</tool_response>`` token (a tool result) occurs anywhere before. After the chat
+    template's ``<|im_start|>assistant\\n`` it answers:
+
+    - with tools and no tool result yet: the tool call :data:`SCRIPTED_TOOL_CALL`;
+    - after a tool result: :data:`SCRIPTED_AFTER_TOOL`;
+    - without tools: :data:`SCRIPTED_PLAIN` (reads as a "Yes" verdict, a story and a cited answer).
+
+    A plain completion prompt ending in ``:`` continues with :data:`SCRIPTED_COMPLETION`
+    (``" positive###..."``, for stop sequences); any other last token ends the text at once.
+    The script's chunks are single added tokens, as real tokenizers have multi-character tokens.
+    """
+    import math
+
+    import torch
+    from tokenizers import AddedToken
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
+
+    vocab, _ = _byte_vocab()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
+    for token in specials:
+        vocab[token] = len(vocab)
+    tokenizer = Qwen2Tokenizer(
+        vocab=dict(vocab), merges=[], unk_token=None, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": specials[1:]})
+    chunks = ["<tool_response>", "</tool_response>", SCRIPTED_TOOL_CALL[1], SCRIPTED_AFTER_TOOL, SCRIPTED_PLAIN]
+    chunks += SCRIPTED_COMPLETION
+    tokenizer.add_tokens([AddedToken(c, normalized=False, special=False) for c in chunks])
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+
+    def tid(text: str) -> int:
+        ids = tokenizer.convert_tokens_to_ids(text)
+        assert isinstance(ids, int) and ids != tokenizer.unk_token_id, text
+        return ids
+
+    # "Ġ"/"Ċ" are the byte-level symbols of a space and a newline.
+    newline, colon, eos = vocab["Ċ"], vocab[":"], tid("<|im_end|>")
+    call_open, call_body, call_close = (tid(t) for t in SCRIPTED_TOOL_CALL)
+    after_tool, plain = tid(SCRIPTED_AFTER_TOOL), tid(SCRIPTED_PLAIN)
+    c1, c2, c3 = (tid(t) for t in SCRIPTED_COMPLETION)
+    response_close = tid("</tool_response>")
+    # The next token after each source token (the bigram chain); "\n" is decided with the heads.
+    chain = {call_open: call_body, call_body: call_close, call_close: eos, after_tool: eos, plain: eos,
+             colon: c1, c1: c2, c2: c3, c3: eos}
+    sources = [newline, response_close, *chain]
+    hidden = 32
+    dim = {token: i for i, token in enumerate(dict.fromkeys(sources))}
+    other, tool_seen, response_seen = len(dim), len(dim) + 1, len(dim) + 2
+    assert response_seen < hidden
+
+    vocab_size = len(tokenizer)
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        # Positions must not change which token a head attends to: with this base every
+        # rotary frequency but the first is below 1e-20, and the heads use only the slowest.
+        rope_parameters={"rope_type": "default", "rope_theta": 1e30},
+        eos_token_id=eos,
+        pad_token_id=tid("<|endoftext|>"),
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    model = Qwen2ForCausalLM(config).eval()
+    head_dim = hidden // 4
+    slow = head_dim // 2 - 1  # the rotary pair (slow, slow + head_dim / 2) turns slowest
+    norm = math.sqrt(hidden)  # RMSNorm scales a one-hot embedding to this length
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        model.model.norm.weight.fill_(1.0)
+        layer = model.model.layers[0]
+        layer.input_layernorm.weight.fill_(1.0)
+        layer.post_attention_layernorm.weight.fill_(1.0)
+        embed = model.model.embed_tokens.weight
+        embed[:, other] = 1.0
+        for token, d in dim.items():
+            embed[token].zero_()
+            embed[token, d] = 1.0
+        attention = layer.self_attn
+        # Score 30 on the marker token, 0 elsewhere: the marker takes all the attention in
+        # prompts of up to ~1e12 tokens; without it the head averages zero values.
+        a = math.sqrt(30 * math.sqrt(head_dim))
+        for q_head, kv_head, marker, feature in ((0, 0, call_open, tool_seen), (2, 1, response_close, response_seen)):
+            attention.q_proj.bias[q_head * head_dim + slow] = a
+            attention.k_proj.weight[kv_head * head_dim + slow, dim[marker]] = a / norm
+            attention.v_proj.weight[kv_head * head_dim, dim[marker]] = 1.0 / norm
+            attention.o_proj.weight[feature, q_head * head_dim] = 1.0
+        head = model.lm_head.weight
+        big, margin, push = 40.0, 4.0, 8.0
+        for source, target in chain.items():
+            head[target, dim[source]] += big
+        head[eos, other] += big  # an unscripted context ends at once
+        # After "\n": plain by default, the tool call when tools were offered, the answer after a result.
+        head[plain, dim[newline]] += big
+        head[call_open, dim[newline]] += big - margin
+        head[call_open, tool_seen] += push
+        head[call_open, response_seen] -= 2 * push
+        head[after_tool, dim[newline]] += big - margin
+        head[after_tool, response_seen] += 2 * push
+    model.generation_config = GenerationConfig(do_sample=False, eos_token_id=eos, pad_token_id=config.pad_token_id)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

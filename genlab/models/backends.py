@@ -208,19 +208,23 @@ def _missing_client(spec: ModelSpec, package: str, exc: ImportError) -> ModelUna
 def _server_chat_model(spec: ModelSpec, settings: Settings, generation: dict[str, Any]) -> BaseChatModel:
     if spec.provider == "openai":
         try:
-            from langchain_openai import ChatOpenAI
+            from genlab.models.server_clients import chat_openai_class
+
+            ChatOpenAI = chat_openai_class()
         except ImportError as exc:
             raise _missing_client(spec, "langchain-openai", exc) from exc
         arguments = _openai_arguments(spec, settings, generation)
         if _stops(generation):
             arguments["stop"] = _stops(generation)
-        return ChatOpenAI(**arguments)
+        return ChatOpenAI(genlab_spec=spec, **arguments)
     if spec.provider == "ollama":
         try:
-            from langchain_ollama import ChatOllama
+            from genlab.models.server_clients import chat_ollama_class
+
+            ChatOllama = chat_ollama_class()
         except ImportError as exc:
             raise _missing_client(spec, "langchain-ollama", exc) from exc
-        return ChatOllama(**_ollama_arguments(spec, settings, generation))
+        return ChatOllama(genlab_spec=spec, **_ollama_arguments(spec, settings, generation))
     from langchain.chat_models import init_chat_model
 
     arguments = _portable_arguments(generation)
@@ -252,7 +256,9 @@ def _portable_arguments(generation: dict[str, Any]) -> dict[str, Any]:
 def _server_llm(spec: ModelSpec, settings: Settings, generation: dict[str, Any]) -> BaseLLM:
     if spec.provider == "openai":
         try:
-            from langchain_openai import OpenAI
+            from genlab.models.server_clients import openai_llm_class
+
+            OpenAI = openai_llm_class()
         except ImportError as exc:
             raise _missing_client(spec, "langchain-openai", exc) from exc
         arguments = _openai_arguments(spec, settings, generation)
@@ -261,13 +267,16 @@ def _server_llm(spec: ModelSpec, settings: Settings, generation: dict[str, Any])
             # The completions client has no ``stop`` field: model_kwargs go into every request
             # (a call's own ``stop`` replaces them, as with a local model's call-level stops).
             arguments["model_kwargs"] = {"stop": _stops(generation)}
-        return OpenAI(**arguments)
+        # One string prompt per request (see genlab.models.server_clients).
+        return OpenAI(genlab_spec=spec, streaming=True, batch_size=1, **arguments)
     if spec.provider == "ollama":
         try:
-            from langchain_ollama import OllamaLLM
+            from genlab.models.server_clients import ollama_llm_class
+
+            OllamaLLM = ollama_llm_class()
         except ImportError as exc:
             raise _missing_client(spec, "langchain-ollama", exc) from exc
-        return OllamaLLM(**_ollama_arguments(spec, settings, generation))
+        return OllamaLLM(genlab_spec=spec, **_ollama_arguments(spec, settings, generation))
     raise InvalidInputError(
         f"load_llm supports local, openai: and ollama: models; for {spec.display!r} use "
         "load_chat_model or resolve_model (a chat model)"
@@ -407,9 +416,16 @@ def _probe(spec: ModelSpec, url: str, *, timeout: float) -> None:
         raise server_unavailable(spec, f"HTTP {response.status_code} from {url}")
 
 
-def server_unavailable(spec: ModelSpec, why: str) -> ModelUnavailableError:
-    """The one error for a model server that cannot be reached or refuses a request."""
-    variable = f"GENLAB_{spec.role.upper()}_BASE_URL" if spec.provider != "openai" else "GENLAB_OPENAI_BASE_URL"
+def server_unavailable(spec: ModelSpec, why: str, *, refused: bool = False) -> ModelUnavailableError:
+    """The one error for a model server that cannot be reached (or, ``refused``, refuses a request)."""
+    variable = "GENLAB_OPENAI_BASE_URL" if spec.provider == "openai" else f"GENLAB_{spec.provider.upper()}_BASE_URL"
+    if refused:
+        return ModelUnavailableError(
+            spec.role,
+            spec.display,
+            f"the {spec.provider} server at {spec.base_url} refused the request ({why})",
+            fixes=f"check that the server serves {spec.name!r} (GENLAB_{spec.role.upper()}_MODEL) and accepts these settings",
+        )
     return ModelUnavailableError(
         spec.role,
         spec.display,
