@@ -6,7 +6,8 @@ user who never draws an image never pays for importing diffusers.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from genlab.errors import ModelUnavailableError
 from genlab.models.sources import read_json
