@@ -148,9 +148,10 @@ class LocalLLM(HuggingFacePipeline):
 
     @property
     def _identifying_params(self) -> Mapping[str, Any]:
-        # ``stop`` changes the text: LangChain's cache must not give a stopped LLM's call the
-        # answer of an unstopped one.
-        return {"model_id": self.model_id, "role": self.role, "stop": self.stop, **self._default_settings()}
+        # The stop field changes the text: LangChain's cache must not give a stopped LLM's call
+        # the answer of an unstopped one. Not under "stop": LangChain overwrites that key with
+        # the call's own stop when it builds the cache key.
+        return {"model_id": self.model_id, "role": self.role, "default_stop": self.stop, **self._default_settings()}
 
     def get_pipeline(self) -> Any:
         """Return the transformers pipeline, loading it through the runtime on first use.

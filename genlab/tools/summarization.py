@@ -172,6 +172,8 @@ class _InstructSummarizer(_Summarizer):
             max_new_tokens=self.answer_tokens(final, max_words),
             do_sample=False,
             return_full_text=False,
+            # A prompt rendered by the chat template already holds its special tokens (BOS).
+            add_special_tokens=not getattr(self.tokenizer, "chat_template", None),
         )
         return out[0]["generated_text"].strip()
 
