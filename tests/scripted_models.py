@@ -23,7 +23,7 @@ def build_bigram_lm(folder: Path, tokenizer_source: Path, text: str, *, start: s
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     ids = tokenizer(start + text, add_special_tokens=False)["input_ids"]
     table: dict[int, int] = {}
-    for current, following in zip(ids, ids[1:]):
+    for current, following in zip(ids, ids[1:], strict=False):
         if table.setdefault(current, following) != following:
             raise ValueError(f"token {tokenizer.convert_ids_to_tokens(current)!r} has two successors in {text!r}")
     hidden = 128
@@ -61,9 +61,8 @@ def build_bigram_lm(folder: Path, tokenizer_source: Path, text: str, *, start: s
 def build_bos_lm(folder: Path) -> Path:
     """A random 2-layer GPT-2 whose tokenizer adds ``<s>`` and whose chat template starts with it."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
-
     from tiny_models import _byte_vocab
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 
     torch.manual_seed(0)
     vocab, _ = _byte_vocab()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+import scripted_models
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-import scripted_models
 from genlab.errors import InvalidInputError
 from genlab.models import ChatLocalModel, LocalLLM, load_chat_model, load_llm
 
@@ -136,7 +136,8 @@ LLAMA_LIKE_TEMPLATE = (
     "{%- if message.tool_calls | length != 1 %}"
     "{{- raise_exception('This model only supports single tool-calls at once!') }}{%- endif %}"
     "{%- set call = message.tool_calls[0].function %}"
-    "{{- '<|im_start|>assistant\\n{\"name\": \"' + call.name + '\", \"parameters\": ' + call.arguments | tojson + '}<|im_end|>\\n' }}"
+    "{{- '<|im_start|>assistant\\n{\"name\": \"' + call.name + '\", \"parameters\": ' }}"
+    "{{- call.arguments | tojson + '}<|im_end|>\\n' }}"
     "{%- else %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
@@ -171,7 +172,9 @@ def _scripted_chat(tokenizer, *answers: str) -> ChatLocalModel:
 
 
 def test_a_single_call_template_gets_one_call_per_answer_and_renders_parallel_history(llama_like_tokenizer):
-    two_calls = '[{"name": "get_weather", "parameters": {"city": "Paris"}}, {"name": "get_time", "parameters": {"city": "Paris"}}]'
+    two_calls = (
+        '[{"name": "get_weather", "parameters": {"city": "Paris"}}, {"name": "get_time", "parameters": {"city": "Paris"}}]'
+    )
     chat = _scripted_chat(llama_like_tokenizer, two_calls, "It is sunny at noon.").bind_tools([get_weather, get_time])
     message = chat.invoke("Weather and time in Paris?")
     assert [c["name"] for c in message.tool_calls] == ["get_weather"]
@@ -184,7 +187,7 @@ def test_a_single_call_template_gets_one_call_per_answer_and_renders_parallel_hi
         ToolMessage("sunny", tool_call_id="a"),
         ToolMessage("noon", tool_call_id="b"),
     ]
-    prompt = chat.bound.render(history) if hasattr(chat, "bound") else _scripted_chat(llama_like_tokenizer).render(history)
+    prompt = _scripted_chat(llama_like_tokenizer).render(history)
     assert prompt.index("get_weather") < prompt.index("sunny") < prompt.index("get_time") < prompt.index("noon")
 
 
