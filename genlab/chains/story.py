@@ -28,6 +28,8 @@ MAX_VARIABLE_CHARS = 300
 MAX_REWRITES = 10
 #: Tokens the default moderator model may answer with.
 MODERATOR_MAX_TOKENS = 96
+#: Tokens a story (or a rewrite) may take: the course asks for a short story (under 200 words).
+STORY_MAX_TOKENS = 256
 
 
 def _field(name: str, description: str) -> Any:
@@ -275,7 +277,7 @@ def story_then_moderate(
     if isinstance(max_rewrites, bool) or not isinstance(max_rewrites, int) or not 0 <= max_rewrites <= MAX_REWRITES:
         raise InvalidInputError(f"max_rewrites must be a whole number from 0 to {MAX_REWRITES}, got {max_rewrites!r}")
     return StoryThenModerate(
-        story_llm=resolve_llm(story_llm, what="story_llm"),
+        story_llm=resolve_llm(story_llm, what="story_llm", max_new_tokens=STORY_MAX_TOKENS),
         # A verdict is a word and a sentence; a long answer would only cost time.
         moderator_llm=resolve_llm(moderator_llm, what="moderator_llm", max_new_tokens=MODERATOR_MAX_TOKENS),
         moderator=as_moderator(classifier),

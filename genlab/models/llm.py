@@ -368,6 +368,24 @@ class LocalLLM(HuggingFacePipeline):
             yield chunk
 
 
+def with_default_tokens(model: Any, max_new_tokens: int) -> Any:
+    """Give a genlab local model a chain's own ``max_new_tokens`` when it has none of its own.
+
+    A small model rambles to its token limit; each chain and tool knows how long its answer
+    should be (a verdict, a label, a story). A model that set ``max_new_tokens`` (or
+    ``pipeline_kwargs["max_new_tokens"]``) keeps it; any other kind of model is returned as
+    it is (its own settings name lengths differently, e.g. ``max_tokens``).
+    """
+    from genlab.models.chat import ChatLocalModel
+
+    llm = model.llm if isinstance(model, ChatLocalModel) else model
+    if not isinstance(llm, LocalLLM) or llm.max_new_tokens is not None:
+        return model
+    if "max_new_tokens" in (llm.pipeline_kwargs or {}):
+        return model
+    return model.bind(max_new_tokens=max_new_tokens)
+
+
 #: Keyword arguments :func:`load_llm` accepts besides ``model`` and ``role``.
 LOAD_KEYS = (*GENERATION_KEYS, "stop", "batch_size")
 

@@ -166,7 +166,10 @@ def answer_question(
         return {"question": question, "answer": answer, "sources": sources, "mode": "extractive"}
     from langchain_core.output_parsers import StrOutputParser
 
-    chain = qa_prompt() | llm | StrOutputParser()
+    from genlab.models.llm import with_default_tokens
+
+    # A few sentences with citations; a small model would otherwise run to its token limit.
+    chain = qa_prompt() | with_default_tokens(llm, 200) | StrOutputParser()
     answer = chain.invoke({"context": context_block(hits), "question": question}).strip() or NOT_COVERED
     return {"question": question, "answer": answer, "sources": sources, "mode": "llm"}
 
