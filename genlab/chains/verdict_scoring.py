@@ -20,7 +20,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.prompts import BasePromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableLambda
 from pydantic import BaseModel, Field
 
 from genlab.chains.base import DefaultLLM, text_chain
@@ -77,6 +77,8 @@ def _local_llm(moderator: Any) -> tuple[Any, Any] | None:
 
 def moderation_stage(prompt: BasePromptTemplate, moderator: Any) -> Runnable[Any, Any]:
     """The Runnable from ``{"story": ...}`` to a :class:`ModeratorVerdict` for ``moderator``."""
+    if isinstance(moderator, RunnableBinding) and _is_genlab_local(moderator.bound):
+        moderator = moderator.bound  # bound generation settings do not matter: nothing is generated
     if isinstance(moderator, DefaultLLM) or _is_genlab_local(moderator):
 
         def score(value: dict[str, Any]) -> ModeratorVerdict:
