@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Before anything imports huggingface_hub: its constants read these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -20,7 +20,6 @@ for _name in [n for n in os.environ if n.startswith("GENLAB_")]:
     del os.environ[_name]  # a developer's own configuration must not leak into tests
 
 import pytest  # noqa: E402
-
 import tiny_models as builders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
