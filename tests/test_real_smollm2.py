@@ -59,8 +59,9 @@ def test_story_then_moderate_ends_with_a_verdict_that_says_why(real_model):
     chain = story_then_moderate(load_llm(real_model, **GREEDY), load_chat_model(real_model, **GREEDY), max_rewrites=1)
     result = chain.invoke(COURSE_STORY_EXAMPLE)
     assert result["story"] and 1 <= len(result["attempts"]) <= 2
-    # The verdict comes from the model's yes/no probabilities: a reading, never a parse failure.
-    assert "probability" in result["verdict"]
+    # The verdict comes from the model's yes/no probabilities (SmolLM2 puts under 10% of its
+    # first word on either, so it is read as unreadable: fail closed), never from rambling text.
+    assert "P(yes)=" in result["verdict"]
     if not result["kid_friendly"]:
         assert result["verdict"].startswith("Gave up after 2 versions")
 

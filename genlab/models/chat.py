@@ -270,6 +270,17 @@ class ChatLocalModel(BaseChatModel):
             model_id = get_settings().model_for(self.llm.role)
         return model_id
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        # LangChain's documented hook for tracing metadata (the standard tests check it).
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "genlab"
+        params["ls_model_name"] = str(self.model_id or "")
+        for key, name in (("max_new_tokens", "ls_max_tokens"), ("temperature", "ls_temperature")):
+            value = kwargs.get(key, getattr(self.llm, key, None))
+            if value is not None:
+                params[name] = value
+        return params
+
     def get_tokenizer(self) -> Any:
         """Return the tokenizer that renders prompts (loads the model on first use).
 
