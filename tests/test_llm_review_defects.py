@@ -271,3 +271,30 @@ def test_a_seeded_row_does_not_depend_on_the_rest_of_its_batch(causal_path):
     assert llm.batch(["Once upon a time", "Hi"])[0] == alone
     assert llm.batch(["Hello there, friend", "Once upon a time", "x"])[1] == alone
     assert "".join(llm.stream("Once upon a time")) == alone
+
+
+# Also: the tokenizer's own response parser comes first -------------------------------------
+
+
+def test_a_tokenizer_response_template_is_used_first_and_the_lenient_parser_after(tiny_models, monkeypatch):
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+    from transformers.cli.serving.utils import get_response_template
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models.chat)
+    tokenizer.response_template = get_response_template(tokenizer, SimpleNamespace(config=SimpleNamespace(model_type="qwen2")))
+    used: list[str] = []
+    original = tokenizer.parse_response
+
+    def parse_response(text, *args, **kwargs):
+        used.append(text)
+        return original(text, *args, **kwargs)
+
+    monkeypatch.setattr(tokenizer, "parse_response", parse_response)
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    message = _scripted_chat(tokenizer, call).bind_tools([get_weather]).invoke("Weather in Paris?")
+    assert used and [(c["name"], c["args"]) for c in message.tool_calls] == [("get_weather", {"city": "Paris"})]
+    broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'  # its parser raises on this
+    message = _scripted_chat(tokenizer, broken).bind_tools([get_weather]).invoke("Weather in Paris?")
+    assert message.tool_calls == [] and "get_weather" in message.content
