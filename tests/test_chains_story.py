@@ -129,8 +129,20 @@ def test_rewrites_exhausted_stays_rejected() -> None:
     assert result["kid_friendly"] is False
     assert result["story"] == "Scary 3."
     assert [a["story"] for a in result["attempts"]] == ["Scary 1.", "Scary 2.", "Scary 3."]
-    assert result["verdict"] == "Not kid-friendly. Moderator LLM said no: a monster eats people."
+    assert result["verdict"] == (
+        "Gave up after 3 versions (max_rewrites=2): every one was rejected. "
+        "Not kid-friendly. Moderator LLM said no: a monster eats people."
+    )
     assert len(story.prompts) == 3 and len(moderator.prompts) == 3
+
+
+def test_a_moderator_that_says_no_to_everything_is_named_as_such() -> None:
+    # What SmolLM2-135M-Instruct does: "No." to every story, whatever it says.
+    story = RecordingLLM(responses=["A kind fox.", "A kinder fox.", "The kindest fox."])
+    moderator = RecordingLLM(responses=["No.", "No.", "No."])
+    result = story_then_moderate(story, moderator, max_rewrites=2).invoke(INPUTS)
+    assert result["kid_friendly"] is False and len(result["attempts"]) == 3
+    assert "same answer to every version ('No.')" in result["verdict"] and "larger moderator model" in result["verdict"]
 
 
 def test_without_rewrites_a_rejection_is_final() -> None:

@@ -90,6 +90,7 @@ def build_agent(
     from langchain.agents.middleware import ToolErrorMiddleware
 
     from genlab.agents.chat_model import resolve_chat_model
+    from genlab.agents.guards import repeat_guard
     from genlab.agents.toolset import default_tools
     from genlab.errors import InvalidInputError
 
@@ -104,6 +105,7 @@ def build_agent(
         checkpointer = InMemorySaver()
     middleware = [ToolErrorMiddleware(on_error=tool_error_content), _step_limit(max_model_calls), _cancellation()]
     middleware.append(history_trimmer())  # long chats: the newest whole turns that fit the context
+    middleware.append(repeat_guard())
     return create_agent(
         chat_model,
         list(tools),

@@ -101,14 +101,19 @@ def resolve_llm(
 ) -> Runnable[Any, Any]:
     """Return ``llm``, or a :class:`LazyModel` for the role's configured model when it is None.
 
-    ``generation`` (``max_new_tokens``...) applies to the default model only: a model the
-    caller built keeps the caller's settings.
+    ``generation`` (``max_new_tokens``...) applies to the default model; a genlab local model
+    the caller built without a ``max_new_tokens`` of its own gets the chain's too
+    (:func:`genlab.models.llm.with_default_tokens`); any other keeps the caller's settings.
 
     Raises:
         InvalidInputError: ``llm`` is neither a LangChain model nor a Runnable.
     """
     if llm is None:
         return LazyModel(role, settings=settings, **generation)
+    if isinstance(llm, BaseLanguageModel) and "max_new_tokens" in generation and type(llm).__module__.startswith("genlab."):
+        from genlab.models.llm import with_default_tokens
+
+        return with_default_tokens(llm, generation["max_new_tokens"])
     if isinstance(llm, (BaseLanguageModel, Runnable)):
         return llm
     raise InvalidInputError(

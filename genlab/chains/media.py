@@ -237,7 +237,8 @@ def story_with_media(
         moderator_llm=base.moderator_llm,
         moderator=base.moderator,
         max_rewrites=base.max_rewrites,
-        prompt_llm=None if prompt_llm is None else resolve_llm(prompt_llm, what="prompt_llm"),
+        # An image prompt: CLIP reads 77 tokens.
+        prompt_llm=None if prompt_llm is None else resolve_llm(prompt_llm, what="prompt_llm", max_new_tokens=77),
         image=image,
         music=music,
         output_dir=_check_output_dir(output_dir),

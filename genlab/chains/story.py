@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from genlab.chains.base import LLMLike, Plan, StageCall, StagedChain, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike, Moderation, ZeroShotModerator, as_moderator, combine, empty_story_moderation
 from genlab.chains.prompts import COURSE_STORY_EXAMPLE, MODERATION_PROMPT, REWRITE_PROMPT, STORY_PROMPT, STORY_VARIABLES
-from genlab.chains.verdict import parse_verdict
+from genlab.chains.verdict import ModeratorVerdict, parse_verdict
+from genlab.chains.verdict_scoring import moderation_stage
 from genlab.errors import InvalidInputError
 
 #: Longest value of one story variable: a phrase, not a document.
@@ -28,6 +29,8 @@ MAX_VARIABLE_CHARS = 300
 MAX_REWRITES = 10
 #: Tokens the default moderator model may answer with.
 MODERATOR_MAX_TOKENS = 96
+#: Tokens a story (or a rewrite) may take: the course asks for a short story (under 200 words).
+STORY_MAX_TOKENS = 256
 
 
 def _field(name: str, description: str) -> Any:
@@ -117,6 +120,7 @@ class StoryState:
         self.attempts: list[StoryAttempt] = []
         self.error: Optional[BaseException] = None
         self.moderation: Optional[Moderation] = None
+        self.llm_answers: list[str] = []
 
 
 class StoryThenModerate(StagedChain):
@@ -140,7 +144,7 @@ class StoryThenModerate(StagedChain):
         self._stages = {
             "story": text_chain(STORY_PROMPT, self.story_llm).with_config(run_name="write_story"),
             "rewrite": text_chain(REWRITE_PROMPT, self.story_llm).with_config(run_name="rewrite_story"),
-            "moderate": text_chain(MODERATION_PROMPT, self.moderator_llm).with_config(run_name="moderate_story"),
+            "moderate": moderation_stage(MODERATION_PROMPT, self.moderator_llm).with_config(run_name="moderate_story"),
         }
         if self.moderator is not None:
             self._stages["classify"] = self.moderator.as_runnable().with_config(run_name="classify_story")
@@ -202,7 +206,9 @@ class StoryThenModerate(StagedChain):
             if isinstance(answer, BaseException):
                 states[i].error = answer
             else:
-                checks[i] = [parse_verdict(answer)]
+                verdict = answer if isinstance(answer, ModeratorVerdict) else parse_verdict(answer)
+                states[i].llm_answers.append(verdict.raw)
+                checks[i] = [verdict]
         if self.moderator is not None:
             asked = [i for i in stories if i in checks]
             outputs = yield StageCall("classify", [states[i].story for i in asked], asked, sequential=True)
@@ -222,11 +228,25 @@ class StoryThenModerate(StagedChain):
                 )
         return []
 
-    @staticmethod
-    def result(state: StoryState) -> dict[str, Any]:
-        """The output for one input: its last attempt, and all attempts."""
+    def result(self, state: StoryState) -> dict[str, Any]:
+        """The output for one input: its last attempt, and all attempts.
+
+        When every attempt was rejected, the verdict says that the chain gave up and, when
+        the moderator answered every version alike, that it may be unable to judge.
+        """
         last = state.attempts[-1]
-        return StoryResult(story=last.story, kid_friendly=last.kid_friendly, verdict=last.verdict, attempts=state.attempts).model_dump()
+        verdict = last.verdict
+        if not last.kid_friendly and len(state.attempts) > 1:
+            why = f"Gave up after {len(state.attempts)} versions (max_rewrites={self.max_rewrites}): every one was rejected."
+            answers = state.llm_answers
+            if len(answers) == len(state.attempts) and len(set(answers)) == 1:
+                why += (
+                    f" The moderator gave the same answer to every version ({answers[0][:60]!r}), so it may be too small"
+                    " to judge these stories: try a larger moderator model or add classifier=True."
+                )
+            verdict = f"{why} {verdict}"
+        result = StoryResult(story=last.story, kid_friendly=last.kid_friendly, verdict=verdict, attempts=state.attempts)
+        return result.model_dump()
 
 
 def _take_stories(states: list[StoryState], outputs: list[Any]) -> None:
@@ -275,7 +295,7 @@ def story_then_moderate(
     if isinstance(max_rewrites, bool) or not isinstance(max_rewrites, int) or not 0 <= max_rewrites <= MAX_REWRITES:
         raise InvalidInputError(f"max_rewrites must be a whole number from 0 to {MAX_REWRITES}, got {max_rewrites!r}")
     return StoryThenModerate(
-        story_llm=resolve_llm(story_llm, what="story_llm"),
+        story_llm=resolve_llm(story_llm, what="story_llm", max_new_tokens=STORY_MAX_TOKENS),
         # A verdict is a word and a sentence; a long answer would only cost time.
         moderator_llm=resolve_llm(moderator_llm, what="moderator_llm", max_new_tokens=MODERATOR_MAX_TOKENS),
         moderator=as_moderator(classifier),

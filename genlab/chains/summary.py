@@ -269,7 +269,8 @@ def summarize_document(
 
     try:
         return SummarizeDocument(
-            llm=None if llm is None else resolve_llm(llm, what="llm"),
+            # A summary of at most max(chunk_words, max_words) words, at about 2 tokens a word.
+            llm=None if llm is None else resolve_llm(llm, what="llm", max_new_tokens=2 * max(chunk_words, max_words or 150) + 8),
             max_words=max_words,
             chunk_words=chunk_words,
             chunk_chars=chunk_chars,

@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
-from genlab._lazy import lazy_getattr
-
 from typing import TYPE_CHECKING
 
+from genlab._lazy import lazy_getattr
 from genlab.errors import ModelUnavailableError
 from genlab.models.runtime import LoadedModel, ModelRuntime, get_model, get_runtime
 

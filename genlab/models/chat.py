@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -36,14 +36,22 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genlab.errors import InvalidInputError, ModelUnavailableError, PromptTooLongError
-from genlab.models.generation import GENERATION_KEYS, partial_stop_length
-from genlab.models.llm import LocalLLM
-from genlab.models.tool_calls import CALL_MARKERS, MARKER_TOKENS, parse_tool_calls
+from genlab.models.generation import GENERATION_KEYS, GenerationInfo, partial_stop_length
+from genlab.models.llm import LocalLLM, as_prompt_value
+from genlab.models.template_limits import max_tool_calls, one_call_per_message
+from genlab.models.tool_calls import (
+    CALL_MARKERS,
+    MARKER_TOKENS,
+    ParsedOutput,
+    complete_call_end,
+    parse_tool_calls,
+    parse_with_tokenizer,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Bound keyword arguments that other providers take and a local model has no use for.
-_IGNORED_KWARGS = ("parallel_tool_calls", "strict")
+_IGNORED_KWARGS = ("strict",)
 #: Constructor arguments that configure the underlying :class:`LocalLLM`.
 _LLM_FIELDS = ("pipeline", "model", "model_id", "role", "stop", "batch_size", *GENERATION_KEYS)
 
@@ -122,6 +130,8 @@ class _ToolPlan(BaseModel):
     """Tool names accepted in the answer; empty: the answer is never parsed for calls."""
     forced: str | bool = False
     """A tool the model must call (its name), any tool (``True``), or none forced."""
+    max_calls: int | None = None
+    """Most calls one answer may carry (the chat template's limit); ``None``: no limit."""
 
 
 def _tool_name(schema: dict[str, Any]) -> str:
@@ -174,11 +184,6 @@ def _context_advice(plan: _ToolPlan) -> Iterator[None]:
         ) from exc
 
 
-def _advised(deltas: Iterator[str], plan: _ToolPlan) -> Iterator[str]:
-    with _context_advice(plan):
-        yield from deltas
-
-
 class _AnswerStream:
     """Turns streamed text into content deltas, holding back what may be a tool call.
 
@@ -189,7 +194,8 @@ class _AnswerStream:
     ``invoke`` content.
     """
 
-    def __init__(self, names: Sequence[str], prefill: str) -> None:
+    def __init__(self, names: Sequence[str], prefill: str, parse: Any) -> None:
+        self.parse = parse
         self.names = list(names)
         self.markers = CALL_MARKERS if names else ()
         self.full = prefill
@@ -217,20 +223,12 @@ class _AnswerStream:
 
     def finish(self) -> tuple[str, list[ToolCall]]:
         """Return the content not yet shown and the tool calls."""
-        content, calls = parse_answer(self.full, self.names)
+        content, calls = self.parse(self.full)
         shown = self.full.lstrip()[: self.sent]
         if not content.startswith(shown):  # cannot happen: calls start at a marker
             logger.warning("streamed text and parsed content disagree; content may repeat")
             return content, calls
         return content[len(shown) :], calls
-
-
-def parse_answer(text: str, names: Sequence[str]) -> tuple[str, list[ToolCall]]:
-    """Split an answer into content and tool calls; no tools bound means no parsing."""
-    if not names:
-        return text.strip(), []
-    parsed = parse_tool_calls(text, names)
-    return parsed.content, parsed.tool_calls
 
 
 class ChatLocalModel(BaseChatModel):
@@ -299,6 +297,17 @@ class ChatLocalModel(BaseChatModel):
             model_id = get_settings().model_for(self.llm.role)
         return model_id
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        # LangChain's documented hook for tracing metadata (the standard tests check it).
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "genlab"
+        params["ls_model_name"] = str(self.model_id or "")
+        for key, name in (("max_new_tokens", "ls_max_tokens"), ("temperature", "ls_temperature")):
+            value = kwargs.get(key, getattr(self.llm, key, None))
+            if value is not None:
+                params[name] = value
+        return params
+
     def get_tokenizer(self) -> Any:
         """Return the tokenizer that renders prompts (loads the model on first use).
 
@@ -325,10 +334,20 @@ class ChatLocalModel(BaseChatModel):
         """
         schemas = [convert_to_openai_tool(t) for t in tools or []]
         plan = _plan_tools(schemas, tool_choice)
-        prompt, prefill = self._prompt(self._convert_input(messages).to_messages(), plan)
+        prompt, prefill = self._prompt(as_prompt_value(messages).to_messages(), plan)
         return prompt + prefill
 
-    def _prompt(self, messages: list[BaseMessage], plan: _ToolPlan) -> tuple[str, str]:
+    def get_token_ids(self, text: str) -> list[int]:
+        """The model's own token ids for ``text`` (no special tokens added); loads the model."""
+        return list(self.get_tokenizer()(text, add_special_tokens=False)["input_ids"])
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+        """Tokens of ``messages`` (and ``tools``) as the chat template renders them for the model."""
+        schemas = [convert_to_openai_tool(t) for t in tools or []]
+        prompt, _ = self._prompt(list(messages), _plan_tools(schemas, None), add_generation_prompt=False)
+        return len(self.get_tokenizer()(prompt, add_special_tokens=False)["input_ids"])
+
+    def _prompt(self, messages: list[BaseMessage], plan: _ToolPlan, add_generation_prompt: bool = True) -> tuple[str, str]:
         """Render ``messages``; return the prompt and the text the answer is started with."""
         from jinja2.exceptions import TemplateError
 
@@ -343,9 +362,16 @@ class ChatLocalModel(BaseChatModel):
             )
         if plan.schemas and "tools" not in str(template):
             logger.warning("the chat template of %s does not render tools; the model will not see them", self.model_id)
+        if max_tool_calls(tokenizer) == 1:
+            # Llama 3.1's template raises on an answer with several calls: render each call
+            # as its own answer, followed by its result.
+            messages = one_call_per_message(messages)
         try:
             prompt = tokenizer.apply_chat_template(
-                to_chat_messages(messages), tools=plan.schemas or None, add_generation_prompt=True, tokenize=False
+                to_chat_messages(messages),
+                tools=plan.schemas or None,
+                add_generation_prompt=add_generation_prompt,
+                tokenize=False,
             )
         except TemplateError as exc:
             raise InvalidInputError(f"the chat template cannot render these messages: {exc}") from exc
@@ -361,23 +387,88 @@ class ChatLocalModel(BaseChatModel):
     def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[_ToolPlan, dict[str, Any]]:
         kwargs = dict(kwargs)
         plan = _plan_tools(kwargs.pop("tools", None), kwargs.pop("tool_choice", None))
+        parallel = kwargs.pop("parallel_tool_calls", None)
         for key in _IGNORED_KWARGS:
             kwargs.pop(key, None)
+        if plan.names:
+            limit = max_tool_calls(self.get_tokenizer()) if self.tokenizer is not None or isinstance(self.llm, LocalLLM) else None
+            plan.max_calls = 1 if parallel is False else limit
         return plan, kwargs
 
-    def _complete(self, prompt: str, stop: list[str] | None, overrides: dict[str, Any]) -> str:
-        if isinstance(self.llm, LocalLLM):
-            return self.llm.complete([prompt], stop, add_special_tokens=False, keep_special=MARKER_TOKENS, **overrides)[0]
-        # The chat model's run already reports this generation: the inner LLM runs untraced.
-        return self.llm.invoke(prompt, stop=stop, **overrides)
-
-    def _complete_stream(self, prompt: str, stop: list[str] | None, overrides: dict[str, Any]) -> Iterator[str]:
+    def _complete_stream(self, prompt: str, stop: list[str] | None, overrides: dict[str, Any]) -> Iterator[str | GenerationInfo]:
         if isinstance(self.llm, LocalLLM):
             return self.llm.complete_stream(prompt, stop, add_special_tokens=False, keep_special=MARKER_TOKENS, **overrides)
+        # The chat model's run already reports this generation: the inner LLM runs untraced.
         return self.llm.stream(prompt, stop=stop, **overrides)
 
-    def _metadata(self) -> dict[str, Any]:
-        return {"model_name": self.model_id, "model_provider": "genlab"}
+    def _parse(self, text: str, plan: _ToolPlan, prompt: str) -> tuple[str, list[ToolCall]]:
+        """Split an answer into content and tool calls: the tokenizer's parser first, then genlab's."""
+        if not plan.names:
+            return text.strip(), []
+        parsed: ParsedOutput | None = None
+        if isinstance(self.llm, LocalLLM) or self.tokenizer is not None:
+            parsed = parse_with_tokenizer(self.get_tokenizer(), text, prompt, plan.schemas, plan.names)
+        if parsed is None:
+            parsed = parse_tool_calls(text, plan.names)
+        calls = parsed.tool_calls
+        if plan.max_calls is not None and len(calls) > plan.max_calls:
+            dropped = len(calls) - plan.max_calls
+            logger.info("the chat template takes %d tool call(s) per answer; dropping %d", plan.max_calls, dropped)
+            calls = calls[: plan.max_calls]
+        return parsed.content, calls
+
+    def _metadata(self, info: GenerationInfo | None, calls: list[ToolCall]) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"model_name": self.model_id, "model_provider": "genlab"}
+        if info is not None:
+            metadata["finish_reason"] = "tool_calls" if calls else info.finish_reason
+        return metadata
+
+    @staticmethod
+    def _usage(info: GenerationInfo | None) -> dict[str, int] | None:
+        if info is None:
+            return None
+        return {
+            "input_tokens": info.input_tokens,
+            "output_tokens": info.output_tokens,
+            "total_tokens": info.input_tokens + info.output_tokens,
+        }
+
+    def _answer(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Generator[str, None, tuple[str, list[ToolCall], GenerationInfo | None]]:
+        """Generate one answer: yield each piece of content to show; return the rest, the calls and how it ended.
+
+        ``invoke`` and ``stream`` both run this, so their answers cannot differ. With tools
+        bound, generation stops as soon as the answer's tool calls are complete and something
+        other than another call follows (:func:`complete_call_end`): a small model that
+        repeats a call or rambles on after it costs a few tokens, not its token limit.
+        """
+        plan, overrides = self._split_kwargs(kwargs)
+        prompt, prefill = self._prompt(messages, plan)
+        answer = _AnswerStream(plan.names, prefill, lambda text: self._parse(text, plan, prompt + prefill))
+        info: GenerationInfo | None = None
+        pieces = self._complete_stream(prompt + prefill, stop, overrides)
+        try:
+            # A too-long conversation is re-raised with advice a chat user can act on.
+            with _context_advice(plan):
+                for delta in pieces:
+                    if isinstance(delta, GenerationInfo):
+                        info = delta
+                        break
+                    shown = answer.feed(delta)
+                    if shown:
+                        yield shown
+                    if plan.names and answer.buffering:
+                        end = complete_call_end(answer.full, plan.names)
+                        if end is not None:
+                            answer.full = answer.full[:end]
+                            break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a stream left early stops its generation thread
+        rest, calls = answer.finish()
+        return rest, calls, info
 
     def _generate(
         self,
@@ -386,13 +477,21 @@ class ChatLocalModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan, overrides = self._split_kwargs(kwargs)
-        prompt, prefill = self._prompt(messages, plan)
-        with _context_advice(plan):
-            text = prefill + self._complete(prompt + prefill, stop, overrides)
-        content, calls = parse_answer(text, plan.names)
-        message = AIMessage(content=content, tool_calls=calls, response_metadata=self._metadata())
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        answer = self._answer(messages, stop, kwargs)
+        shown: list[str] = []
+        while True:
+            try:
+                shown.append(next(answer))
+            except StopIteration as done:
+                rest, calls, info = done.value
+                break
+        message = AIMessage(
+            content="".join(shown) + rest,
+            tool_calls=calls,
+            response_metadata=self._metadata(info, calls),
+            usage_metadata=self._usage(info),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=info.model_dump() if info else None)])
 
     def _stream(
         self,
@@ -401,25 +500,30 @@ class ChatLocalModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan, overrides = self._split_kwargs(kwargs)
-        prompt, prefill = self._prompt(messages, plan)
-        answer = _AnswerStream(plan.names, prefill)
-        for delta in _advised(self._complete_stream(prompt + prefill, stop, overrides), plan):
-            shown = answer.feed(delta)
-            if shown:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=shown))
-                if run_manager is not None:
-                    run_manager.on_llm_new_token(shown, chunk=chunk)
-                yield chunk
-        rest, calls = answer.finish()
+        answer = self._answer(messages, stop, kwargs)
+        while True:
+            try:
+                shown = next(answer)
+            except StopIteration as done:
+                rest, calls, info = done.value
+                break
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=shown))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(shown, chunk=chunk)
+            yield chunk
         chunks = [
             tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
             for index, call in enumerate(calls)
         ]
         last = ChatGenerationChunk(
             message=AIMessageChunk(
-                content=rest, tool_call_chunks=chunks, chunk_position="last", response_metadata=self._metadata()
-            )
+                content=rest,
+                tool_call_chunks=chunks,
+                chunk_position="last",
+                response_metadata=self._metadata(info, calls),
+                usage_metadata=self._usage(info),
+            ),
+            generation_info=info.model_dump() if info else None,
         )
         if run_manager is not None:
             run_manager.on_llm_new_token(rest, chunk=last)

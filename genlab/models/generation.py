@@ -1,12 +1,10 @@
-"""Generation over a local transformers model: tensor batches, stop sequences, token streaming.
+"""Generation over a local transformers model: tensor batches, stop sequences, how each ended.
 
-The LangChain wrappers (:mod:`genlab.models.llm`, :mod:`genlab.models.chat`) call these two
-functions with a loaded ``model`` and ``tokenizer``:
-
-- :func:`generate_texts` runs one ``model.generate`` per chunk of ``batch_size`` prompts (left
-  padded), slices the prompt tokens off and cuts each text at its first stop sequence.
-- :func:`stream_text` runs ``model.generate`` in a thread and yields text as tokens arrive,
-  never yielding a stop sequence, anything after it, or a tail that might be the start of one.
+The LangChain wrappers (:mod:`genlab.models.llm`, :mod:`genlab.models.chat`) call
+:func:`generate` (and :func:`genlab.models.streaming.stream_text`) with a loaded ``model``
+and ``tokenizer``. It checks each prompt on its own, runs one ``model.generate`` per chunk
+of ``batch_size`` prompts (left padded), slices the prompt tokens off, cuts each text at its
+first stop sequence and says how it ended (:class:`GenerationInfo`).
 
 Stop sequences are checked on the decoded *new* text, so a stop of any length, one that
 straddles tokens, or one that the prompt happens to end with a part of, all behave the same.
@@ -19,12 +17,12 @@ Torch and transformers are imported inside the functions: importing this module 
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from genlab.errors import InvalidInputError, PromptTooLongError
 
@@ -144,43 +142,93 @@ def skipped_token_ids(tokenizer: Any, keep: Collection[str] = ()) -> set[int]:
     return special - kept
 
 
-def _decode(tokenizer: Any, ids: Sequence[int], skip: set[int]) -> str:
-    return tokenizer.decode([t for t in ids if t not in skip], skip_special_tokens=False)
+class _Decoder:
+    """Decodes new tokens for stop matching, and turns the matched text into the shown text.
+
+    Special tokens are dropped from the text, except those in ``keep`` and those a stop
+    sequence names (``<|im_start|>``): those are kept while matching, so that such a stop
+    can match at all, and removed from what is returned.
+    """
+
+    def __init__(self, tokenizer: Any, keep: Collection[str], stops: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        skip = skipped_token_ids(tokenizer, keep)
+        named = {t for t in skip if any(str(tokenizer.convert_ids_to_tokens(t)) in s for s in stops)}
+        self.skip = skip - named
+        self.hidden = sorted({str(tokenizer.convert_ids_to_tokens(t)) for t in named}, key=len, reverse=True)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode([t for t in ids if t not in self.skip], skip_special_tokens=False)
+
+    def shown(self, text: str) -> str:
+        for token in self.hidden:
+            text = text.replace(token, "")
+        return text
 
 
-class _Encoded:
-    """A tokenized chunk of prompts, moved to the model's device."""
+def encode_prompts(model: Any, tokenizer: Any, prompts: Sequence[str], add_special_tokens: bool) -> dict[str, Any]:
+    """Tokenize a chunk of prompts into one padded tensor batch on the model's device."""
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+    batch = tokenizer(
+        list(prompts),
+        return_tensors="pt",
+        padding=True,
+        add_special_tokens=add_special_tokens,
+        # Decoder-only models continue from the last position: pad on the left so every
+        # prompt ends where generation starts (whatever the tokenizer's default side).
+        padding_side="right" if encoder_decoder else "left",
+    )
+    return {k: v.to(model.device) for k, v in batch.items()}
 
-    def __init__(
-        self, model: Any, tokenizer: Any, prompts: Sequence[str], add_special_tokens: bool, max_new_tokens: int
-    ) -> None:
-        encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
-        if tokenizer.pad_token_id is None:
-            # Batches need a pad token; the end-of-sequence token is the usual stand-in.
-            tokenizer.pad_token = tokenizer.eos_token
-        batch = tokenizer(
-            list(prompts),
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=add_special_tokens,
-            # Decoder-only models continue from the last position: pad on the left so every
-            # prompt ends where generation starts (whatever the tokenizer's default side).
-            padding_side="right" if encoder_decoder else "left",
-        )
-        lengths = batch["attention_mask"].sum(dim=1).tolist()
-        if min(lengths) == 0:
-            raise InvalidInputError("a prompt is empty; pass some text to generate from")
-        context = _context_length(model)
-        if context is not None and not encoder_decoder and max(lengths) + max_new_tokens > context:
-            raise PromptTooLongError(
-                f"the prompt is {max(lengths)} tokens; with max_new_tokens={max_new_tokens} it exceeds "
-                f"the model's context of {context} tokens: shorten the prompt or lower max_new_tokens",
-                prompt_tokens=max(lengths),
-                new_tokens=max_new_tokens,
-                context=context,
+
+def _ensure_pad_token(tokenizer: Any) -> None:
+    if tokenizer.pad_token_id is None:
+        # Batches need a pad token; the end-of-sequence token is the usual stand-in.
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def plan_rows(
+    model: Any, tokenizer: Any, prompts: Sequence[str], requested: int | None, add_special_tokens: bool
+) -> list[tuple[int, int] | InvalidInputError]:
+    """Check each prompt on its own: ``(prompt tokens, new tokens to allow)`` or its error.
+
+    A prompt that is empty, or too long for the model's context with the new tokens the call
+    asks for, fails alone; the others of its batch still run. Without an explicit
+    ``max_new_tokens`` the call gets :data:`DEFAULT_MAX_NEW_TOKENS` or what room the
+    context leaves, whichever is less: a short prompt is never refused for the default.
+    """
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+    context = None if encoder_decoder else _context_length(model)
+    ids = tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
+    rows: list[tuple[int, int] | InvalidInputError] = []
+    for row in ids:
+        length = len(row)
+        if length == 0:
+            rows.append(InvalidInputError("a prompt is empty; pass some text to generate from"))
+        elif context is None:
+            rows.append((length, requested or DEFAULT_MAX_NEW_TOKENS))
+        elif requested is not None and length + requested > context:
+            rows.append(
+                PromptTooLongError(
+                    f"the prompt is {length} tokens; with max_new_tokens={requested} it exceeds "
+                    f"the model's context of {context} tokens: shorten the prompt or lower max_new_tokens",
+                    prompt_tokens=length,
+                    new_tokens=requested,
+                    context=context,
+                )
             )
-        self.inputs = {k: v.to(model.device) for k, v in batch.items()}
-        self.prompt_length = 0 if encoder_decoder else batch["input_ids"].shape[1]
+        elif requested is None and length >= context:
+            rows.append(
+                PromptTooLongError(
+                    f"the prompt is {length} tokens, the model's whole context is {context}: shorten the prompt",
+                    prompt_tokens=length,
+                    new_tokens=0,
+                    context=context,
+                )
+            )
+        else:
+            rows.append((length, requested or min(DEFAULT_MAX_NEW_TOKENS, context - length)))
+    return rows
 
 
 def _context_length(model: Any) -> int | None:
@@ -196,9 +244,8 @@ def _stop_criteria(
     tokenizer: Any, stops: Sequence[str], prompt_length: int, skip: set[int], cancel: threading.Event | None
 ) -> Any:
     """A ``StoppingCriteriaList`` for the stop sequences (and a cancel event), or ``None``."""
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
     import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
 
     criteria: list[Any] = []
     if stops:
@@ -231,14 +278,13 @@ _MODEL_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDi
 _MODEL_LOCKS_GUARD = threading.Lock()
 
 
-def _model_lock(model: Any) -> threading.Lock:
+def model_lock(model: Any) -> threading.Lock:
     """One lock per model: its ``generate`` calls run one at a time.
 
-    Seeded sampling reseeds torch's global generator around each call; two calls on other
-    threads (``BaseChatModel.batch`` runs invokes in a thread pool) would draw from each
-    other's seeded streams and the same seed would stop giving the same text. Running them
-    in turn costs little: one model's calls compete for the same cores or GPU anyway, and
-    ``batch`` is the way to run many prompts at once.
+    One model's calls compete for the same cores or GPU anyway, and ``batch`` is the way to
+    run many prompts at once; running them in turn keeps memory use to one call's.
+    (Seeded sampling needs no lock: each call draws from generators of its own, see
+    :mod:`genlab.models.sampling`.)
     """
     with _MODEL_LOCKS_GUARD:
         lock = _MODEL_LOCKS.get(model)
@@ -247,34 +293,71 @@ def _model_lock(model: Any) -> threading.Lock:
         return lock
 
 
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: Any) -> Iterator[None]:
-    """Seed torch for one ``generate`` call, then restore the previous random state.
+class GenerationInfo(BaseModel):
+    """How one generation ended, and what it cost."""
 
-    ``fork_rng`` keeps the caller's own random streams untouched: the same seed gives the
-    same output without making the rest of the program deterministic by accident.
-    """
-    if seed is None:
-        yield
-        return
-    import torch
-
-    on_cuda = getattr(device, "type", "cpu") == "cuda"
-    devices = [device.index or 0] if on_cuda else []  # the CPU state is always forked
-    with torch.random.fork_rng(devices=devices, device_type="cuda" if on_cuda else None):
-        torch.manual_seed(seed)
-        yield
+    finish_reason: Literal["stop", "length"]
+    """``length`` when the text was cut at ``max_new_tokens``; ``stop`` when the model ended
+    its answer or a stop sequence was reached."""
+    input_tokens: int
+    """Tokens of the prompt."""
+    output_tokens: int
+    """Tokens generated (up to and including the end-of-sequence token)."""
 
 
-def _generate_kwargs(tokenizer: Any, settings: Mapping[str, Any]) -> tuple[dict[str, Any], int | None, int]:
-    kwargs = check_generation(settings)
-    seed = kwargs.pop("seed", None)
-    kwargs.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
-    kwargs["pad_token_id"] = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return kwargs, seed, kwargs["max_new_tokens"]
+class Generated(BaseModel):
+    """One prompt's new text and its :class:`GenerationInfo`."""
+
+    text: str
+    info: GenerationInfo
 
 
-def generate_texts(
+class GenerationCall:
+    """The ``generate`` arguments of one call: settings, seeded sampling, stops, decoding."""
+
+    def __init__(
+        self, model: Any, tokenizer: Any, settings: Mapping[str, Any], stop: Sequence[str], keep_special: Collection[str]
+    ) -> None:
+        from genlab.models.sampling import sampling_settings
+
+        _ensure_pad_token(tokenizer)
+        self.model = model
+        self.kwargs = check_generation(settings)
+        self.seed = self.kwargs.pop("seed", None)
+        self.requested = self.kwargs.pop("max_new_tokens", None)
+        self.sampling = sampling_settings(model, self.kwargs) if self.seed is not None else None
+        self.kwargs["pad_token_id"] = tokenizer.pad_token_id
+        self.stops = [s for s in stop if s]
+        self.decoder = _Decoder(tokenizer, keep_special, self.stops)
+        self.tokenizer = tokenizer
+        config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        eos = config_eos if isinstance(config_eos, list) else [config_eos]
+        self.eos = {t for t in [*eos, tokenizer.eos_token_id] if isinstance(t, int)}
+
+    def generate_kwargs(self, rows: int, max_new_tokens: int, prompt_length: int, cancel: Any = None) -> dict[str, Any]:
+        from transformers import LogitsProcessorList
+
+        from genlab.models.sampling import seeded_sampler
+
+        kwargs = {**self.kwargs, "max_new_tokens": max_new_tokens}
+        kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, self.stops, prompt_length, self.decoder.skip, cancel)
+        if self.sampling is not None:
+            sampler = seeded_sampler(self.seed, rows, self.model.device, self.sampling)
+            kwargs["logits_processor"] = LogitsProcessorList([sampler])
+        return kwargs
+
+    def finish(self, ids: Sequence[int], prompt_tokens: int, max_new_tokens: int) -> Generated:
+        """Cut one row's new ids at the end of its answer and its first stop sequence."""
+        ended = next((i for i, t in enumerate(ids) if t in self.eos or t == self.kwargs["pad_token_id"]), None)
+        kept = list(ids if ended is None else ids[:ended])
+        text, stopped = cut_at_stop(self.decoder.decode(kept), self.stops)
+        saw_eos = ended is not None and ids[ended] in self.eos
+        reason = "stop" if stopped or saw_eos or len(kept) < max_new_tokens else "length"
+        info = GenerationInfo(finish_reason=reason, input_tokens=prompt_tokens, output_tokens=len(kept) + int(saw_eos))
+        return Generated(text=self.decoder.shown(text), info=info)
+
+
+def generate(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str],
@@ -284,8 +367,12 @@ def generate_texts(
     batch_size: int = 8,
     add_special_tokens: bool = True,
     keep_special: Collection[str] = (),
-) -> list[str]:
+) -> list[Generated | InvalidInputError]:
     """Generate a continuation for each prompt, in tensor batches.
+
+    Each prompt is checked on its own (:func:`plan_rows`): one that is empty or too long
+    gets its error in its place and the others still run. A seeded call samples each row
+    from a generator of its own: a row's text does not depend on the rest of its batch.
 
     Args:
         model: A transformers model with ``generate`` (decoder-only or encoder-decoder).
@@ -293,133 +380,47 @@ def generate_texts(
         prompts: The prompts, in order.
         settings: Generation settings (see :func:`check_generation`).
         stop: Stop sequences: generation of a text ends once one appears, and the text is cut
-            before it.
+            before it. A stop may be a special token (``<|im_start|>``).
         batch_size: Prompts per ``generate`` call.
         add_special_tokens: Whether the tokenizer adds its special tokens (``False`` for
             prompts rendered by a chat template, which already contain them).
         keep_special: Special tokens to keep in the decoded text.
 
     Returns:
-        Only the new text of each prompt, in the order of ``prompts``.
+        For each prompt, in order, its new text with how it ended, or its error.
 
     Raises:
-        InvalidInputError: A bad setting, an empty prompt or a prompt too long for the model.
+        InvalidInputError: A bad setting (for the whole call).
     """
     import torch
 
     if batch_size < 1:
         raise InvalidInputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    kwargs, seed, max_new_tokens = _generate_kwargs(tokenizer, settings)
-    skip = skipped_token_ids(tokenizer, keep_special)
-    stops = [s for s in stop if s]
-    texts: list[str] = []
-    for start in range(0, len(prompts), batch_size):
-        encoded = _Encoded(model, tokenizer, prompts[start : start + batch_size], add_special_tokens, max_new_tokens)
-        criteria = _stop_criteria(tokenizer, stops, encoded.prompt_length, skip, None)
-        with _model_lock(model), torch.inference_mode(), _seeded(seed, model.device):
-            output = model.generate(**encoded.inputs, **kwargs, stopping_criteria=criteria)
-        for row in output[:, encoded.prompt_length :].tolist():
-            texts.append(cut_at_stop(_decode(tokenizer, row, skip), stops)[0])
-    return texts
+    call = GenerationCall(model, tokenizer, settings, stop, keep_special)
+    rows = plan_rows(model, tokenizer, prompts, call.requested, add_special_tokens)
+    results: list[Any] = [r if isinstance(r, InvalidInputError) else None for r in rows]
+    ready = [i for i, r in enumerate(rows) if not isinstance(r, InvalidInputError)]
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+    for start in range(0, len(ready), batch_size):
+        chunk = ready[start : start + batch_size]
+        inputs = encode_prompts(model, tokenizer, [prompts[i] for i in chunk], add_special_tokens)
+        new_tokens = min(rows[i][1] for i in chunk)  # type: ignore[index]
+        prompt_length = 0 if encoder_decoder else inputs["input_ids"].shape[1]
+        kwargs = call.generate_kwargs(len(chunk), new_tokens, prompt_length)
+        with model_lock(model), torch.inference_mode():
+            output = model.generate(**inputs, **kwargs)
+        new = output[:, prompt_length:]
+        if encoder_decoder:
+            new = new[:, 1:]  # the decoder's start token
+        for i, row in zip(chunk, new.tolist(), strict=True):
+            results[i] = call.finish(row, rows[i][0], new_tokens)  # type: ignore[index]
+    return results
 
 
-class _QueueStreamer:
-    """A ``generate`` streamer that hands each new token's ids to the consuming thread.
-
-    transformers' ``TextIteratorStreamer`` yields whole words, and its consumer waits for a
-    timeout when ``generate`` fails; this one passes single tokens and the failure itself.
-    """
-
-    def __init__(self, tokens: queue.Queue[Any]) -> None:
-        self._tokens = tokens
-        self._prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if value.dim() > 1:
-            value = value[0]
-        if not self._prompt_seen:
-            # The first call carries the prompt (or an encoder-decoder's start token).
-            self._prompt_seen = True
-            return
-        self._tokens.put(value.tolist())
-
-    def end(self) -> None:
-        self._tokens.put(_END)
-
-
-_END = object()
-
-
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def stream_text(
-    model: Any,
-    tokenizer: Any,
-    prompt: str,
-    settings: Mapping[str, Any],
-    *,
-    stop: Sequence[str] = (),
-    add_special_tokens: bool = True,
-    keep_special: Collection[str] = (),
-) -> Iterator[str]:
-    """Generate a continuation of ``prompt`` and yield it piece by piece as tokens arrive.
-
-    Each piece is the text a new token completes (a token that ends inside a multi-byte
-    character waits for the next). A tail that could be the start of a stop sequence is held
-    back until it is not; once a stop appears, generation stops and nothing from the stop on
-    is yielded. Closing the iterator early stops generation too.
-
-    Args: see :func:`generate_texts` (one prompt, no batch size).
-
-    Raises:
-        InvalidInputError: A bad setting, an empty prompt or a prompt too long for the model.
-    """
-    import torch
-
-    kwargs, seed, max_new_tokens = _generate_kwargs(tokenizer, settings)
-    skip = skipped_token_ids(tokenizer, keep_special)
-    stops = [s for s in stop if s]
-    encoded = _Encoded(model, tokenizer, [prompt], add_special_tokens, max_new_tokens)
-    cancel = threading.Event()
-    criteria = _stop_criteria(tokenizer, stops, encoded.prompt_length, skip, cancel)
-    tokens: queue.Queue[Any] = queue.Queue()
-
-    def run() -> None:
-        try:
-            with _model_lock(model), torch.inference_mode(), _seeded(seed, model.device):
-                model.generate(**encoded.inputs, **kwargs, stopping_criteria=criteria, streamer=_QueueStreamer(tokens))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            tokens.put(_Failed(exc))
-        tokens.put(_END)
-
-    worker = threading.Thread(target=run, name="genlab-generate", daemon=True)
-    worker.start()
-    ids: list[int] = []
-    sent = 0
-    try:
-        while True:
-            item = tokens.get()
-            if item is _END:
-                break
-            if isinstance(item, _Failed):
-                raise item.error
-            ids.extend(item)
-            text = _decode(tokenizer, ids, skip)
-            if text.endswith("\ufffd"):
-                continue  # a multi-byte character is not complete yet
-            text, stopped = cut_at_stop(text, stops)
-            ready = len(text) if stopped else len(text) - partial_stop_length(text, stops)
-            if ready > sent:
-                yield text[sent:ready]
-                sent = ready
-            if stopped:
-                return
-        text, _ = cut_at_stop(_decode(tokenizer, ids, skip), stops)
-        if len(text) > sent:
-            yield text[sent:]
-    finally:
-        cancel.set()
-        worker.join()
+def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], settings: Mapping[str, Any], **options: Any) -> list[str]:
+    """:func:`generate`, texts only; the first failed prompt's error is raised."""
+    results = generate(model, tokenizer, prompts, settings, **options)
+    for result in results:
+        if isinstance(result, InvalidInputError):
+            raise result
+    return [r.text for r in results]  # type: ignore[union-attr]

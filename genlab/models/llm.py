@@ -10,26 +10,55 @@ through the shared runtime on first use rather than at construction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import convert_to_messages
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.prompt_values import ChatPromptValue, PromptValue, StringPromptValue
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import get_config_list
 from langchain_huggingface import HuggingFacePipeline
 from pydantic import Field, field_validator, model_validator
 
 from genlab.errors import InvalidInputError
 from genlab.models.generation import (
-    DEFAULT_MAX_NEW_TOKENS,
     GENERATION_KEYS,
+    Generated,
+    GenerationInfo,
     check_generation,
-    generate_texts,
-    stream_text,
+    generate,
+    plan_rows,
 )
+from genlab.models.streaming import stream_text
 from genlab.settings import ROLES, Settings
 
 #: Per-call keyword arguments ``invoke`` / ``batch`` / ``stream`` accept besides ``stop``.
 CALL_KEYS = (*GENERATION_KEYS, "batch_size")
+
+
+def as_prompt_value(value: LanguageModelInput) -> PromptValue:
+    """Turn what ``invoke`` takes (a string, messages, a prompt value) into a prompt value.
+
+    Raises:
+        InvalidInputError: Anything else.
+    """
+    if isinstance(value, PromptValue):
+        return value
+    if isinstance(value, str):
+        return StringPromptValue(text=value)
+    if isinstance(value, Sequence):
+        return ChatPromptValue(messages=convert_to_messages(value))
+    raise InvalidInputError(f"a model input must be a string, a list of messages or a PromptValue, got {type(value).__name__}")
+
+
+def token_usage(infos: Sequence[GenerationInfo]) -> dict[str, int]:
+    """LangChain's ``llm_output["token_usage"]`` (OpenAI's names) for some generations."""
+    prompt = sum(i.input_tokens for i in infos)
+    completion = sum(i.output_tokens for i in infos)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 class LocalLLM(HuggingFacePipeline):
@@ -59,8 +88,10 @@ class LocalLLM(HuggingFacePipeline):
     """The runtime role whose configured model is loaded when no ``pipeline`` is given."""
     batch_size: int = 8
     """Prompts per tensor batch in ``batch`` (one ``model.generate`` call per chunk)."""
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    """Most tokens generated per prompt."""
+    max_new_tokens: int | None = None
+    """Most tokens generated per prompt. ``None``: ``pipeline_kwargs["max_new_tokens"]`` if
+    given, else :data:`~genlab.models.generation.DEFAULT_MAX_NEW_TOKENS` or what room the
+    model's context leaves after the prompt, whichever is less."""
     temperature: float | None = None
     """Sampling temperature; a positive value turns sampling on, ``0`` means greedy."""
     top_p: float | None = None
@@ -119,7 +150,10 @@ class LocalLLM(HuggingFacePipeline):
 
     @property
     def _identifying_params(self) -> Mapping[str, Any]:
-        return {"model_id": self.model_id, "role": self.role, **self._default_settings()}
+        # The stop field changes the text: LangChain's cache must not give a stopped LLM's call
+        # the answer of an unstopped one. Not under "stop": LangChain overwrites that key with
+        # the call's own stop when it builds the cache key.
+        return {"model_id": self.model_id, "role": self.role, "default_stop": self.stop, **self._default_settings()}
 
     def get_pipeline(self) -> Any:
         """Return the transformers pipeline, loading it through the runtime on first use.
@@ -140,6 +174,10 @@ class LocalLLM(HuggingFacePipeline):
     def tokenizer(self) -> Any:
         """The pipeline's tokenizer (loads the model on first use)."""
         return self.get_pipeline().tokenizer
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """The model's own token ids for ``text`` (no special tokens added); loads the model."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _default_settings(self) -> dict[str, Any]:
         settings = {k: v for k, v in (self.pipeline_kwargs or {}).items() if k != "return_full_text"}
@@ -176,7 +214,7 @@ class LocalLLM(HuggingFacePipeline):
         add_special_tokens: bool = True,
         keep_special: Collection[str] = (),
         **overrides: Any,
-    ) -> list[str]:
+    ) -> list[Generated | InvalidInputError]:
         """Generate the new text for each prompt, without LangChain callbacks.
 
         ``_generate`` (behind ``invoke`` and ``batch``) and the chat model call this.
@@ -187,10 +225,14 @@ class LocalLLM(HuggingFacePipeline):
             add_special_tokens: ``False`` for prompts rendered by a chat template.
             keep_special: Special tokens to keep in the output (tool-call markers).
             **overrides: Generation settings and ``batch_size`` for this call.
+
+        Returns:
+            For each prompt its text and :class:`~genlab.models.generation.GenerationInfo`, or
+            its own error (an empty or over-long prompt).
         """
         settings, batch_size = self._call_settings(overrides)
         pipe = self.get_pipeline()
-        return generate_texts(
+        return generate(
             pipe.model,
             pipe.tokenizer,
             prompts,
@@ -201,6 +243,16 @@ class LocalLLM(HuggingFacePipeline):
             keep_special=keep_special,
         )
 
+    def prompt_errors(
+        self, prompts: Sequence[str], *, add_special_tokens: bool = True, **overrides: Any
+    ) -> list[Exception | None]:
+        """Each prompt's own error (empty, or too long for the context), or ``None``; generates nothing."""
+        settings, _ = self._call_settings(overrides)
+        requested = check_generation(settings).get("max_new_tokens")
+        pipe = self.get_pipeline()
+        rows = plan_rows(pipe.model, pipe.tokenizer, list(prompts), requested, add_special_tokens)
+        return [row if isinstance(row, Exception) else None for row in rows]
+
     def complete_stream(
         self,
         prompt: str,
@@ -209,10 +261,10 @@ class LocalLLM(HuggingFacePipeline):
         add_special_tokens: bool = True,
         keep_special: Collection[str] = (),
         **overrides: Any,
-    ) -> Iterator[str]:
+    ) -> Iterator[str | GenerationInfo]:
         """Stream the new text for ``prompt`` token by token, without LangChain callbacks.
 
-        Arguments as in :meth:`complete`.
+        Arguments as in :meth:`complete`; the last item is the :class:`GenerationInfo`.
         """
         settings, _ = self._call_settings(overrides)
         pipe = self.get_pipeline()
@@ -226,6 +278,61 @@ class LocalLLM(HuggingFacePipeline):
             keep_special=keep_special,
         )
 
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[str]:
+        """LangChain's ``batch``, except that a prompt that cannot run fails alone.
+
+        LangChain's ``BaseLLM.batch`` runs all prompts in one ``generate`` call, so one
+        over-long prompt would fail every prompt of the batch. Here such prompts are found
+        first (tokenizing only); with ``return_exceptions=True`` each gets its own error and
+        the others run; without it, the first error is raised before anything runs.
+        """
+        runnable, outputs, configs = self._split_batch(inputs, config, return_exceptions, kwargs)
+        if runnable:
+            done = super().batch(
+                [inputs[i] for i in runnable], [configs[i] for i in runnable], return_exceptions=return_exceptions, **kwargs
+            )
+            for i, output in zip(runnable, done, strict=True):
+                outputs[i] = output
+        return outputs
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[str]:
+        """As :meth:`batch`."""
+        runnable, outputs, configs = self._split_batch(inputs, config, return_exceptions, kwargs)
+        if runnable:
+            done = await super().abatch(
+                [inputs[i] for i in runnable], [configs[i] for i in runnable], return_exceptions=return_exceptions, **kwargs
+            )
+            for i, output in zip(runnable, done, strict=True):
+                outputs[i] = output
+        return outputs
+
+    def _split_batch(
+        self, inputs: list[Any], config: Any, return_exceptions: bool, kwargs: dict[str, Any]
+    ) -> tuple[list[int], list[Any], list[RunnableConfig]]:
+        configs = get_config_list(config, len(inputs))
+        if not inputs:
+            return [], [], configs
+        overrides = {k: v for k, v in kwargs.items() if k != "stop"}
+        errors = self.prompt_errors([as_prompt_value(i).to_string() for i in inputs], **overrides)
+        first = next((e for e in errors if e is not None), None)
+        if first is not None and not return_exceptions:
+            raise first
+        return [i for i, e in enumerate(errors) if e is None], list(errors), configs
+
     def _generate(
         self,
         prompts: list[str],
@@ -233,8 +340,13 @@ class LocalLLM(HuggingFacePipeline):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        texts = self.complete(prompts, stop, **kwargs)
-        return LLMResult(generations=[[Generation(text=text)] for text in texts], llm_output={"model_id": self.model_id})
+        results = self.complete(prompts, stop, **kwargs)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        generations = [[Generation(text=r.text, generation_info=r.info.model_dump())] for r in results]  # type: ignore[union-attr]
+        usage = token_usage([r.info for r in results])  # type: ignore[union-attr]
+        return LLMResult(generations=generations, llm_output={"model_id": self.model_id, "token_usage": usage})
 
     def _stream(
         self,
@@ -243,17 +355,37 @@ class LocalLLM(HuggingFacePipeline):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        produced = False
         for piece in self.complete_stream(prompt, stop, **kwargs):
-            produced = True
+            if isinstance(piece, GenerationInfo):
+                # The last chunk says how it ended; it is also the answer when nothing was
+                # generated (LangChain's stream raises "No generation chunks were returned").
+                last = GenerationChunk(text="", generation_info=piece.model_dump())
+                if run_manager is not None:
+                    run_manager.on_llm_new_token("", chunk=last)
+                yield last
+                return
             chunk = GenerationChunk(text=piece)
             if run_manager is not None:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
-        if not produced:
-            # An empty answer (a stop right away) is still an answer; LangChain's stream
-            # raises "No generation chunks were returned" on none.
-            yield GenerationChunk(text="")
+
+
+def with_default_tokens(model: Any, max_new_tokens: int) -> Any:
+    """Give a genlab local model a chain's own ``max_new_tokens`` when it has none of its own.
+
+    A small model rambles to its token limit; each chain and tool knows how long its answer
+    should be (a verdict, a label, a story). A model that set ``max_new_tokens`` (or
+    ``pipeline_kwargs["max_new_tokens"]``) keeps it; any other kind of model is returned as
+    it is (its own settings name lengths differently, e.g. ``max_tokens``).
+    """
+    from genlab.models.chat import ChatLocalModel
+
+    llm = model.llm if isinstance(model, ChatLocalModel) else model
+    if not isinstance(llm, LocalLLM) or llm.max_new_tokens is not None:
+        return model
+    if "max_new_tokens" in (llm.pipeline_kwargs or {}):
+        return model
+    return model.bind(max_new_tokens=max_new_tokens)
 
 
 #: Keyword arguments :func:`load_llm` accepts besides ``model`` and ``role``.

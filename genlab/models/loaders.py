@@ -6,10 +6,11 @@ user who never draws an image never pays for importing diffusers.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from genlab.errors import ModelUnavailableError
-from genlab.models.sources import read_json
+from genlab.models.sources import is_gguf, read_json
 
 #: Kinds of loaded object; the runtime shares one object per (kind, model, device, dtype).
 KINDS = ("text-generation", "seq2seq", "zero-shot-classification", "text-to-image", "text-to-audio", "embedding")
@@ -50,6 +51,11 @@ def detect_kind(role: str, source: str) -> str:
     Raises:
         ModelUnavailableError: The model is of the wrong kind, or its files cannot be read.
     """
+    if is_gguf(source):
+        # transformers reads GGUF files of causal language models only (llama, qwen2, ...).
+        if role not in ("text", "chat", "few_shot", "summary"):
+            return _raise(_wrong_kind(role, source, "a GGUF file (a causal language model)"))
+        return "text-generation"
     if role == "image":
         index = read_json(source, "model_index.json", role)
         if index is None or "Pipeline" not in str(index.get("_class_name", "")):
@@ -87,7 +93,10 @@ def _raise(error: Exception) -> str:
 def load_text_generation(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     from transformers import pipeline
 
-    pipe = pipeline("text-generation", model=source, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    if is_gguf(source):
+        pipe = _load_gguf(source, device, dtype, trust_remote_code)
+    else:
+        pipe = pipeline("text-generation", model=source, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
     tokenizer = pipe.tokenizer
     # Batched generation with a decoder-only model must pad on the left, or the new tokens
     # of shorter prompts would follow pad tokens.
@@ -95,6 +104,24 @@ def load_text_generation(source: str, device: str, dtype: Any, trust_remote_code
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return pipe
+
+
+def _load_gguf(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
+    """A text-generation pipeline over a GGUF file, dequantized by transformers (``gguf_file=``)."""
+    from pathlib import Path
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    try:
+        import gguf  # noqa: F401 - transformers needs it to read the file
+    except ImportError as exc:
+        why = "reading GGUF files needs the gguf package"
+        raise ModelUnavailableError("text", source, why, fixes="pip install gguf") from exc
+    path = Path(source)
+    folder, name = str(path.parent), path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype, trust_remote_code=trust_remote_code)
+    return pipeline("text-generation", model=model, tokenizer=tokenizer, device=device)
 
 
 def load_seq2seq(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:

@@ -34,6 +34,8 @@ def resolve_source(role: str, model_id: str) -> str:
     model_id = str(model_id).strip()
     if not model_id:
         raise ModelUnavailableError(role, model_id, "the model id is empty")
+    if is_gguf(model_id):
+        return resolve_gguf(role, model_id)
     path = Path(model_id).expanduser()
     looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id or path.exists()
     if looks_like_path:
@@ -133,6 +135,47 @@ def check_remote_code(role: str, source: str, trust_remote_code: bool) -> None:
     )
 
 
+def is_gguf(source: str) -> bool:
+    """Whether a model string names a GGUF file (a path, or ``repo:file.gguf``)."""
+    return str(source).strip().lower().endswith(".gguf")
+
+
+def resolve_gguf(role: str, model_id: str) -> str:
+    """Return the local path of a GGUF file: a path as given, or ``repo:file.gguf`` from the hub cache.
+
+    Raises:
+        ModelUnavailableError: No such file, or the file is not cached and the hub cannot be used.
+    """
+    fixes = f"set GENLAB_{role.upper()}_MODEL to a .gguf file or to repo:file.gguf"
+    path = Path(model_id).expanduser()
+    repo, sep, filename = model_id.partition(":")
+    if path.is_file() or not sep or "/" in filename or not _REPO_ID.match(repo):
+        if not path.is_file():
+            raise ModelUnavailableError(role, model_id, "no such GGUF file", fixes=fixes)
+        return str(path.resolve())
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return hf_hub_download(repo, filename, local_files_only=constants.HF_HUB_OFFLINE)
+    except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: test it first
+        why = "it is not in the local Hugging Face cache" + (" and HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "")
+        raise ModelUnavailableError(role, model_id, why, fixes=fixes) from exc
+    except EntryNotFoundError as exc:
+        raise ModelUnavailableError(role, model_id, f"the repository {repo} has no file {filename}", fixes=fixes) from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelUnavailableError(role, model_id, "no such repository on the Hugging Face hub (or it is private)") from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelUnavailableError(role, model_id, f"the Hugging Face hub could not be reached ({type(exc).__name__})") from exc
+
+
+def gguf_parameters(path: str) -> int:
+    """Parameters in a GGUF file, from its tensor table (the weights are not read)."""
+    from gguf import GGUFReader
+
+    return sum(int(tensor.n_elements) for tensor in GGUFReader(path).tensors)
+
+
 def _probe_hub(role: str, model_id: str) -> None:
     """Ask the hub once, quickly, whether ``model_id`` exists.
 
@@ -194,7 +237,12 @@ def read_json(source: str, filename: str, role: str) -> dict[str, Any] | None:
 
 
 def weights_size(source: str) -> int:
-    """Return the bytes of weight files in a local model folder (0 when unknown)."""
+    """Return the bytes of weight files in a local model folder (0 when unknown).
+
+    A GGUF file counts as dequantized: transformers loads it as 4 bytes a parameter.
+    """
+    if is_gguf(source):
+        return 4 * gguf_parameters(source)
     folder = Path(source)
     if not folder.is_dir():
         return 0

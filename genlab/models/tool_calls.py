@@ -11,8 +11,14 @@ A block that is not valid JSON, lacks a name, or names a tool that was not offer
 the message as plain text: a model's malformed output is an answer to show, not an error.
 Every call gets a fresh unique id.
 
-No library parses these formats for local models (langchain-huggingface's ``ChatHuggingFace``
-leaves it to inference servers), hence this module.
+transformers 5's ``tokenizer.parse_response`` parses a model's answer where its tokenizer
+carries a ``response_template``; :class:`~genlab.models.chat.ChatLocalModel` uses it first
+(:func:`parse_with_tokenizer`). Most tokenizers carry none, it raises on malformed JSON and
+it does not read Llama 3.1's bare JSON, so this lenient parser stays the fallback.
+
+:func:`complete_call_end` finds where an answer's tool calls are complete and followed by
+something else (a small model repeating itself, or rambling on): the chat model stops
+generating there instead of running to its token limit.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ def _calls_from_json(body: str, allowed: set[str] | None) -> list[ToolCall] | No
     objects: list[Any] = []
     for value in values:
         objects.extend(value if isinstance(value, list) else [value])
-    calls = [_call_from_object(obj, allowed) for obj in objects]
+    calls = [call_from_object(obj, allowed) for obj in objects]
     if not calls or any(call is None for call in calls):
         return None
     return [call for call in calls if call is not None]
@@ -139,7 +145,8 @@ def _json_values(body: str) -> list[Any] | None:
         values.append(value)
 
 
-def _call_from_object(obj: Any, allowed: set[str] | None) -> ToolCall | None:
+def call_from_object(obj: Any, allowed: set[str] | None) -> ToolCall | None:
+    """A tool call from ``{"name", "arguments"|"parameters"}`` (or OpenAI's shape), or ``None``."""
     if not isinstance(obj, dict):
         return None
     if isinstance(obj.get("function"), dict):  # OpenAI shape: {"type": "function", "function": {...}}
@@ -158,3 +165,76 @@ def _call_from_object(obj: Any, allowed: set[str] | None) -> ToolCall | None:
     if not isinstance(args, dict):
         return None
     return make_tool_call(name=name, args=args, id=new_call_id())
+
+
+def parse_with_tokenizer(
+    tokenizer: Any, text: str, prompt: str, tools: list[dict[str, Any]], names: Collection[str]
+) -> ParsedOutput | None:
+    """Parse ``text`` with ``tokenizer.parse_response`` where the tokenizer has a response template.
+
+    Returns:
+        The parsed output, or ``None`` when the tokenizer has no template, its parser fails,
+        or a call names a tool that was not offered (then the lenient parser decides).
+    """
+    if getattr(tokenizer, "response_template", None) is None:
+        return None
+    try:
+        message = tokenizer.parse_response(text, prefix=prompt, tools=tools or None)
+    except Exception:
+        return None
+    if not isinstance(message, dict):
+        return None
+    calls = [call_from_object(call, set(names)) for call in message.get("tool_calls") or []]
+    if any(call is None for call in calls):
+        return None
+    content = message.get("content") or ""
+    return ParsedOutput(content=str(content).strip(), tool_calls=[c for c in calls if c is not None])
+
+
+def complete_call_end(text: str, tool_names: Collection[str]) -> int | None:
+    """Where the answer's complete tool call(s) end, when something other than a call follows.
+
+    Returns the end of the calls in ``text``, or ``None`` while the answer may still be
+    (or become) a well-formed call answer: no call yet, a call still open, or only
+    whitespace, separators or the start of another call after it.
+    """
+    allowed = set(tool_names)
+    last = text.rfind("</tool_call>")
+    if last >= 0:
+        end = last + len("</tool_call>")
+        rest = text[end:].lstrip()
+        if rest and not rest.startswith("<tool_call>") and not "<tool_call>".startswith(rest):
+            return end
+        return None
+    start = len(text) - len(text.lstrip())
+    body = text[start:]
+    if body.startswith("<|python_tag|>"):
+        start += len("<|python_tag|>")
+        start += len(text[start:]) - len(text[start:].lstrip())
+    position = start
+    found = False
+    seen: list[Any] = []
+    while position < len(text) and text[position] in "{[":
+        try:
+            value, end = _JSON.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return None
+        if _calls_from_json(json.dumps(value), allowed) is None:
+            return None
+        if value in seen:
+            return position  # the same call again: a model repeating itself
+        seen.append(value)
+        found, position = True, end
+        gap = len(text[position:]) - len(text[position:].lstrip(" \t\n;,"))
+        if position + gap < len(text) and text[position + gap] in "{[":
+            position += gap
+        else:
+            break
+    if not found:
+        return None
+    rest = text[position:]
+    # Prose on the call's own line ("{...} is how I would call it") makes the answer prose;
+    # anything on a later line is the model starting over or rambling on.
+    if "\n" in rest.lstrip(" \t;,")[:1] and rest.strip(" \t\n;,"):
+        return position
+    return None

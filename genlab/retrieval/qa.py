@@ -375,7 +375,10 @@ def answer_question(
     # model is asked: told to decline, the real SmolLM2-135M still answered "Who invented GANs?"
     # with an invented researcher (tests/test_answers_llm.py).
     if llm is not None and not declined:
-        reply = (qa_prompt() | llm).invoke({"context": context_block(passages), "question": question})
+        from genlab.models.llm import with_default_tokens
+
+        # A few sentences with citations; a small model would otherwise run to its token limit.
+        reply = (qa_prompt() | with_default_tokens(llm, 200)).invoke({"context": context_block(passages), "question": question})
         answer, declined = read_reply(reply)
         cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
     return {

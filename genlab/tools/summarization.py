@@ -114,7 +114,8 @@ class _Seq2SeqSummarizer(_Summarizer):
     def run(self, text: str, final: bool, max_words: int | None) -> str:
         kwargs = dict(self.generation)
         config = self.pipe.model.generation_config
-        unset = not ({"max_length", "max_new_tokens"} & set(kwargs)) and config.max_length is None and config.max_new_tokens is None
+        own_length = {"max_length", "max_new_tokens"} & set(kwargs)
+        unset = not own_length and config.max_length is None and config.max_new_tokens is None
         if final and max_words is None and unset:
             # Without a length of its own, generate() would stop at 20 tokens.
             kwargs["max_new_tokens"] = DEFAULT_SUMMARY_TOKENS // 2
@@ -156,7 +157,9 @@ class _InstructSummarizer(_Summarizer):
 
     def prompt(self, text: str, final: bool, max_words: int | None) -> str:
         if final:
-            ask = f"Summarize the following text in at most {max_words} words." if max_words else "Summarize the following text concisely."
+            ask = "Summarize the following text concisely."
+            if max_words:
+                ask = f"Summarize the following text in at most {max_words} words."
         else:
             ask = "Summarize this part of a longer text concisely, keeping its key facts."
         if getattr(self.tokenizer, "chat_template", None):
