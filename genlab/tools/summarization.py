@@ -182,12 +182,15 @@ class _InstructSummarizer(_Summarizer):
         # locking and context check. A prompt rendered by the chat template already holds the
         # special tokens; adding them again would start it with a second BOS.
         templated = bool(getattr(self.tokenizer, "chat_template", None))
-        return self.llm.complete(
+        [result] = self.llm.complete(
             [self.prompt(text, final=final, max_words=max_words)],
             add_special_tokens=not templated,
             max_new_tokens=self.answer_tokens(final, max_words),
             temperature=0,
-        )[0].strip()
+        )
+        if isinstance(result, Exception):  # complete() returns each prompt's own failure
+            raise result
+        return result.text.strip()
 
 
 class _ServerSummarizer(_InstructSummarizer):
