@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 # Each module registers its commands on the one app; the order is the order in --help.
-from genlab.cli import chat, media, models, retrieval, story  # noqa: F401  (registers commands)
+from genlab.cli import chat, media, models, retrieval, story, ui  # noqa: F401  (registers commands)
 from genlab.cli.app import _STATE, app
 from genlab.errors import GenlabError
 
