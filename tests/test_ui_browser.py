@@ -2,7 +2,7 @@
 
 One server for the module: `genlab ui` on a free 127.0.0.1 port, every role on its tiny model,
 the chat model a scripted tool-calling one (GENLAB_CHAT_FACTORY) over the real agent and tools.
-With GENLAB_UI_SCREENSHOTS=1 each tab is saved to docs/ui-<tab>.png (for the README).
+With UI_SCREENSHOTS=1 each tab is saved to docs/ui-<tab>.png (for the README).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-SCREENSHOTS = os.environ.get("GENLAB_UI_SCREENSHOTS") == "1"
+# Not a GENLAB_ variable: conftest clears those so a developer's settings cannot leak in.
+SCREENSHOTS = os.environ.get("UI_SCREENSHOTS") == "1"
 START_TIMEOUT_S = 120
 TIMEOUT_MS = 60_000
 

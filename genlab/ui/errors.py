@@ -39,7 +39,7 @@ def _to_gradio(exc: Exception) -> Exception:
         logger.error("event failed", exc_info=exc)
     # print_exception=False: a user's mistake is not a server problem worth a traceback.
     # Gradio renders the message as HTML; escaped, it reads exactly as the CLI's line.
-    return gr.Error(html.escape(error_line(exc)), print_exception=False)
+    return gr.Error(html.escape(error_line(exc), quote=False), print_exception=False)
 
 
 def shows_errors(fn: F) -> F:
