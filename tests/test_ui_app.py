@@ -248,7 +248,7 @@ def test_a_turn_becomes_a_tool_step_an_answer_inline_media_and_cited_sources(tmp
     view.add(TurnEnd(answer="GANs pit two networks against each other [1]."))
     assert history[0] == {"role": "user", "content": "what are GANs? and draw a fox"}
     step = history[1]
-    assert step["metadata"]["title"] == "🔧 search_course" and step["metadata"]["status"] == "done"
+    assert step["metadata"]["title"] == "Tool: search_course" and step["metadata"]["status"] == "done"
     assert 'query="GANs"' in step["content"] and "[1] Intro > GANs (intro.md)" in step["content"]
     assert history[3] == {"role": "assistant", "content": {"path": str(png)}}  # the existing file only
     assert history[4] == {"role": "assistant", "content": "GANs pit two networks against each other [1]."}
@@ -261,7 +261,7 @@ def test_a_failed_tool_is_marked_and_a_stopped_turn_ends_its_steps():
     view = chat.TurnView(history)
     view.add(ToolCallEvent(name="generate_image", args={"prompt": "x"}, id="a"))
     view.add(ToolResultEvent(name="generate_image", content="steps: must be 1 to 200", error=True, id="a"))
-    assert history[0]["metadata"]["title"] == "⚠️ generate_image failed" and "Error: steps" in history[0]["content"]
+    assert history[0]["metadata"]["title"] == "Tool: generate_image (failed)" and "Error: steps" in history[0]["content"]
     view.add(ToolCallEvent(name="summarize", args={"text": "x"}, id="b"))
     view.stopped()
     assert history[1]["metadata"]["status"] == "done" and history[1]["metadata"]["log"] == "cancelled"

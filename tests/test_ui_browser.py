@@ -230,13 +230,13 @@ def test_chat_shows_the_search_course_step_the_answer_and_its_sources(page):
     expect(chat.get_by_text("From the course notes [1]:")).to_be_visible()
     expect(chat.get_by_text("Sources", exact=True)).to_be_visible()
     expect(box).to_have_value("")
+    screenshot(page, "chat")
     box.fill("please draw a small red boat")
     box.press("Enter")
     expect(chat.get_by_text("generate_image").first).to_be_visible()
     picture = chat.locator("img[src*='.png']").last
     expect(picture).to_be_visible(timeout=60_000)
     expect(chat.get_by_text("Here is your picture.")).to_be_visible()
-    screenshot(page, "chat")
 
 
 def test_stop_cancels_a_turn_and_the_next_one_runs(page):
@@ -301,3 +301,14 @@ def test_models_lists_each_role_and_whether_it_is_available(page):
     expect(rows.filter(has_text=re.compile(r"^\s*image\b")).first).to_contain_text("yes")
     expect(rows.filter(has_text=re.compile(r"^\s*music\b")).first).to_contain_text("no")  # not configured here
     screenshot(page, "models")
+
+
+def test_gradio_client_scripts_call_the_named_endpoints(ui_server):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(ui_server["url"], verbose=False, download_files=False)
+    answer, sources = client.predict("What is a GAN?", 2, "faiss", False, api_name="/ask")
+    assert "[1]" in answer and sources.count("<details") == 2
+    with pytest.raises(AppError, match=r"steps: Input should be greater than or equal to 1 \(got 0\)"):
+        client.predict("a fox", "", 64, 64, 0, 7.5, 1, 1, api_name="/image")

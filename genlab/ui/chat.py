@@ -91,7 +91,7 @@ class TurnView:
             step = {
                 "role": "assistant",
                 "content": f"Arguments: `{format_args(event.args, 400)}`",
-                "metadata": {"title": f"🔧 {event.name}", "log": shorten(format_args(event.args), 60), "status": "pending"},
+                "metadata": {"title": f"Tool: {event.name}", "log": shorten(format_args(event.args), 60), "status": "pending"},
             }
             self._steps[event.id or event.name] = step
             self.history.append(step)
@@ -114,13 +114,13 @@ class TurnView:
         self._text = None
         step = self._steps.get(event.id or event.name)
         if step is None:  # a result without its call (a resumed history cut by a cancel)
-            step = {"role": "assistant", "content": "", "metadata": {"title": f"🔧 {event.name}"}}
+            step = {"role": "assistant", "content": "", "metadata": {"title": f"Tool: {event.name}"}}
             self.history.append(step)
         label = "Error" if event.error else "Result"
         step["content"] = f"{step['content']}\n\n{label}: {shorten(event.content, RESULT_CHARS)}".strip()
         step["metadata"]["status"] = "done"
         if event.error:
-            step["metadata"]["title"] = f"⚠️ {event.name} failed"
+            step["metadata"]["title"] = f"Tool: {event.name} (failed)"
         if event.name == "search_course" and not event.error:
             for line in event.content.splitlines():
                 match = _SOURCE_LINE.match(line)

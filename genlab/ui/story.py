@@ -28,7 +28,7 @@ def attempts_markdown(result: dict[str, Any]) -> str:
     """Each story written, in order, with what the moderators said about it."""
     parts = []
     for number, attempt in enumerate(result["attempts"], start=1):
-        mark = "✅ approved" if attempt["kid_friendly"] else "❌ rejected"
+        mark = "approved" if attempt["kid_friendly"] else "rejected"
         story = "\n".join(f"> {line}" if line else ">" for line in attempt["story"].splitlines()) or "> (empty)"
         parts.append(f"**Attempt {number}: {mark}.** {attempt['verdict']}\n\n{story}")
     return "\n\n".join(parts)
@@ -68,7 +68,7 @@ def story(
             outcome=outcome,
         )
     )
-    approved = result["story"] if result["kid_friendly"] else "No attempt was approved as kid-friendly; see the attempts above."
+    approved = result["story"] if result["kid_friendly"] else "No attempt was approved as kid-friendly; see the attempts below."
     return attempts_markdown(result), approved, result.get("image_path"), result.get("audio_path")
 
 
