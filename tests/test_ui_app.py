@@ -183,6 +183,20 @@ def test_bad_image_input_is_the_clis_line_and_nothing_is_written(tmp_path, monke
 
 
 @pytest.mark.slow
+def test_music_writes_a_wav_in_the_output_folder_with_progress(tiny_env, tmp_path, monkeypatch):
+    from genlab.settings import get_settings
+
+    monkeypatch.setenv("GENLAB_OUTPUT_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    progress = NoProgress()
+    path, made = studio.music("calm piano", 0.5, 5, progress)
+    assert Path(path).parent == tmp_path and path.endswith(".wav") and Path(path).stat().st_size > 44
+    assert made["seed"] == 5 and made["prompt"] == "calm piano"
+    done, total = progress.calls[-1][0]
+    assert done == total > 0 and progress.calls[-1][2] == "audio tokens"
+
+
+@pytest.mark.slow
 def test_summarize_text_or_an_uploaded_file_but_not_both(tiny_env, tmp_path):
     text = "Diffusion models learn to remove noise from images step by step. " * 5
     assert isinstance(studio.summarize(text, None, 20), str)
@@ -298,6 +312,8 @@ def test_chat_streams_a_turn_and_a_session_resumes_by_name(monkeypatch, tmp_path
     assert len(updates) > 2  # the page is updated while the answer streams
     resumed, status, shown = chat.open_session("ui-unit-resume", None)
     assert resumed is not state and shown == history
+    _, name, _, opened = chat.start("ui-unit-resume")  # `genlab ui --session ui-unit-resume`
+    assert name == "ui-unit-resume" and opened == history
     with pytest.raises(gr.Error, match="session name"):
         chat.open_session("bad name!", None)
     with pytest.raises(gr.Error, match="the message is empty"):

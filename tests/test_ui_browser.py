@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -312,3 +313,13 @@ def test_gradio_client_scripts_call_the_named_endpoints(ui_server):
     assert "[1]" in answer and sources.count("<details") == 2
     with pytest.raises(AppError, match=r"steps: Input should be greater than or equal to 1 \(got 0\)"):
         client.predict("a fox", "", 64, 64, 0, 7.5, 1, 1, api_name="/image")
+
+
+def test_ctrl_c_stops_the_server_cleanly(ui_server):
+    """Last in the module: it stops the shared server."""
+    process = ui_server["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    log = ui_server["log"].read_text()
+    assert "genlab ui running on http://127.0.0.1:" in log
+    assert "Traceback" not in log
