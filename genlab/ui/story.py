@@ -57,7 +57,7 @@ def story(
         image=ImageOptions() if illustrate else None,
         music=MusicOptions() if soundtrack else None,
     )
-    progress(None, desc="writing and checking the story")
+    progress(0.0, desc="writing the story, then asking the moderator")
     result = chain.invoke(
         dict(
             setting=setting,
