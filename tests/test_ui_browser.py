@@ -160,6 +160,7 @@ def open_tab(page, name: str) -> None:
 
 def screenshot(page, name: str) -> None:
     if SCREENSHOTS:
+        page.wait_for_timeout(800)  # Gradio fades outputs in after an event ends
         page.screenshot(path=str(DOCS / f"ui-{name}.png"), full_page=False)
 
 
