@@ -16,11 +16,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genlab-setup
 QUESTION ?= How do GANs differ from diffusion models?
 
-.PHONY: setup demo test bench clean help
+.PHONY: setup demo test test-fast lint bench clean help
 
 help:
 	@echo "make demo   set up .venv and answer a course question with cited sources"
-	@echo "make test   set up .venv and run the test suite"
+	@echo "make test   set up .venv, lint, and run the whole test suite"
+	@echo "make test-fast  the edit loop: lint, then the tests not marked slow"
+	@echo "make lint   ruff (lint and format check) and mypy"
 	@echo "make bench  run the benchmarks (prints tables)"
 
 $(PY):
@@ -44,8 +46,16 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/genlab ask "$(QUESTION)"
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check genlab tests benchmarks
+	$(VENV)/bin/ruff format --check genlab tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest
+
+test-fast: lint
+	$(PY) -m pytest -m "not slow"
 
 bench: setup
 	$(PY) benchmarks/run_all.py

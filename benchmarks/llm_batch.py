@@ -58,7 +58,7 @@ def time_batch_vs_invoke(model: str, prompts: list[str], max_new_tokens: int, ro
         batched = llm.batch(prompts)
         batch_s.append(time.perf_counter() - started)
         same = same and batched == one_by_one
-    ratios = [i / b for i, b in zip(invoke_s, batch_s)]
+    ratios = [i / b for i, b in zip(invoke_s, batch_s, strict=False)]
     return {
         "prompts": len(prompts),
         "max_new_tokens": max_new_tokens,

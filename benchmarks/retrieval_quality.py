@@ -52,7 +52,12 @@ SHARED_COURSE = Path("/work/shared/course")
 CORPUS = ROOT / "genlab" / "retrieval" / "corpus"
 K = 4
 #: (row name, Searcher.search mode, fusion)
-MODES = (("dense", "dense", "relative"), ("bm25", "bm25", "relative"), ("hybrid", "hybrid", "relative"), ("hybrid rrf", "hybrid", "rrf"))
+MODES = (
+    ("dense", "dense", "relative"),
+    ("bm25", "bm25", "relative"),
+    ("hybrid", "hybrid", "relative"),
+    ("hybrid rrf", "hybrid", "rrf"),
+)
 
 
 def collapse(text: str) -> str:
@@ -127,7 +132,7 @@ def _rank(row: dict[str, Any], results: list[tuple[str, ...]]) -> int | None:
 
 def score(rows: list[dict[str, Any]], ranked: list[list[tuple[str, ...]]]) -> dict[str, Any]:
     """hit@1, hit@4 and MRR@4 of ranked (source, text[, section]) lists, one list per row."""
-    ranks: list[int | None] = [_rank(row, results) for row, results in zip(rows, ranked)]
+    ranks: list[int | None] = [_rank(row, results) for row, results in zip(rows, ranked, strict=False)]
     n = len(rows)
     return {
         "hit@1": round(sum(r == 1 for r in ranks) / n, 3),
@@ -162,10 +167,18 @@ def genlab_rows(rows: list[dict[str, str]], stores: list[str]) -> list[dict[str,
         chunks = [(c.source, c.text, c.section) for c in searcher.version.chunks]
         for name, mode, fusion in MODES:
             ranked = []
-            for row, vector in zip(rows, vectors):
+            for row, vector in zip(rows, vectors, strict=False):
                 hits = searcher.search(row["question"], k=K, mode=mode, query_vector=vector, fusion=fusion)
                 ranked.append([(h.chunk.source, h.chunk.text, h.chunk.section) for h in hits])
-            results.append({"method": f"genlab {name}", "store": store, "chunks": len(chunks), "reachable": reachable(rows, chunks), **score(rows, ranked)})
+            results.append(
+                {
+                    "method": f"genlab {name}",
+                    "store": store,
+                    "chunks": len(chunks),
+                    "reachable": reachable(rows, chunks),
+                    **score(rows, ranked),
+                }
+            )
     return results
 
 
@@ -178,7 +191,9 @@ def baseline_documents() -> list[Any]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    documents = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": p.name}) for p in sorted(CORPUS.glob("*.md"))]
+    documents = [
+        Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": p.name}) for p in sorted(CORPUS.glob("*.md"))
+    ]
     return splitter.split_documents(documents)
 
 
@@ -208,7 +223,9 @@ def baseline_rows(rows: list[dict[str, str]], stores: list[str], workdir: Path) 
             docs,
             embeddings,
             collection_name="baseline",
-            client=chromadb.PersistentClient(path=str(workdir / "baseline-chroma"), settings=chromadb.Settings(anonymized_telemetry=False)),
+            client=chromadb.PersistentClient(
+                path=str(workdir / "baseline-chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+            ),
             collection_metadata={"hnsw:space": "cosine"},
         )
     results = []
@@ -216,8 +233,18 @@ def baseline_rows(rows: list[dict[str, str]], stores: list[str], workdir: Path) 
         began = time.perf_counter()
         vectorstore = builders[store]()
         print(f"  baseline {store}: {len(docs)} chunks indexed in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-        ranked = [[(d.metadata["source"], d.page_content) for d in vectorstore.similarity_search(row["question"], k=K)] for row in rows]
-        results.append({"method": "langchain recipe", "store": store, "chunks": len(docs), "reachable": reachable(rows, chunks), **score(rows, ranked)})
+        ranked = [
+            [(d.metadata["source"], d.page_content) for d in vectorstore.similarity_search(row["question"], k=K)] for row in rows
+        ]
+        results.append(
+            {
+                "method": "langchain recipe",
+                "store": store,
+                "chunks": len(docs),
+                "reachable": reachable(rows, chunks),
+                **score(rows, ranked),
+            }
+        )
     return results
 
 
@@ -227,7 +254,9 @@ def baseline_rows(rows: list[dict[str, str]], stores: list[str], workdir: Path) 
 def print_table(results: list[dict[str, Any]]) -> None:
     print(f"{'method':<18} {'store':<7} {'chunks':>6} {'reachable':>9} {'hit@1':>6} {'hit@4':>6} {'MRR':>6}")
     for r in results:
-        print(f"{r['method']:<18} {r['store']:<7} {r['chunks']:>6} {r['reachable']:>9.3f} {r['hit@1']:>6.3f} {r['hit@4']:>6.3f} {r['mrr']:>6.3f}")
+        print(
+            f"{r['method']:<18} {r['store']:<7} {r['chunks']:>6} {r['reachable']:>9.3f} {r['hit@1']:>6.3f} {r['hit@4']:>6.3f} {r['mrr']:>6.3f}"
+        )
 
 
 def print_by_kind(rows: list[dict[str, str]], results: list[dict[str, Any]]) -> None:
@@ -241,8 +270,10 @@ def print_by_kind(rows: list[dict[str, str]], results: list[dict[str, Any]]) -> 
             continue
         cells = []
         for kind in kinds:
-            ranks = [rank for row, rank in zip(rows, r["ranks"]) if row.get("kind", "-") == kind]
-            cells.append(f"{sum(x is not None for x in ranks) / len(ranks):.3f} / {sum(1 / x for x in ranks if x) / len(ranks):.3f}")
+            ranks = [rank for row, rank in zip(rows, r["ranks"], strict=False) if row.get("kind", "-") == kind]
+            cells.append(
+                f"{sum(x is not None for x in ranks) / len(ranks):.3f} / {sum(1 / x for x in ranks if x) / len(ranks):.3f}"
+            )
         print(f"{r['method']:<26}" + "".join(f"  {c:>22}" for c in cells))
 
 

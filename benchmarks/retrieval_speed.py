@@ -48,9 +48,16 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 ASK_QUESTION = "How do GANs differ from diffusion models?"
-EXTRA_QUERIES = ["VAE", "CycleGAN", "mode collapse", "Stable Diffusion sampling steps", "GPT-2 text generation", "What is a latent space?"]
+EXTRA_QUERIES = [
+    "VAE",
+    "CycleGAN",
+    "mode collapse",
+    "Stable Diffusion sampling steps",
+    "GPT-2 text generation",
+    "What is a latent space?",
+]
 
-BASELINE_SCRIPT = '''\
+BASELINE_SCRIPT = """\
 import json, sys, warnings
 warnings.simplefilter("ignore")
 from langchain_huggingface import HuggingFaceEmbeddings
@@ -61,7 +68,7 @@ embeddings = HuggingFaceEmbeddings(model_name=folder, encode_kwargs={"normalize_
 store = FAISS.load_local(path, embeddings, allow_dangerous_deserialization=True)
 docs = store.similarity_search(question, k=4)
 print(json.dumps([{"source": d.metadata["source"], "text": d.page_content} for d in docs]))
-'''
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -289,8 +296,12 @@ def full_scale(work: Path, times: int, queries: list[str]) -> dict[str, Any]:
         searcher.search(q, k=4)
         timings.append(time.perf_counter() - start)
     return {
-        "chunks": first.chunks, "first_index_s": round(first_s, 1), "embedded": first.embedded,
-        "reindex_s": round(again_s, 2), "reindex_embedded": again.embedded, "load_s": round(load_s, 2),
+        "chunks": first.chunks,
+        "first_index_s": round(first_s, 1),
+        "embedded": first.embedded,
+        "reindex_s": round(again_s, 2),
+        "reindex_embedded": again.embedded,
+        "load_s": round(load_s, 2),
         "hybrid_query_p50_ms": round(percentile(timings, 0.5) * 1000, 1),
         "hybrid_query_p95_ms": round(percentile(timings, 0.95) * 1000, 1),
     }
@@ -307,15 +318,23 @@ def scale(args: argparse.Namespace, queries: list[str]) -> None:
         figures: dict[str, Any] = {"keyword": {}, "full": {}}
         for times in [int(n) for n in args.scale.split(",") if n]:
             figures["keyword"][times] = k = keyword_scale(work, times, queries)
-            print(f"x{times}: {k['chunks']} chunks; bm25s build {k['bm25s_build_s']} s, save {k['bm25s_save_s']} s, load "
-                  f"{k['bm25s_load_s']} s, query p50/p95 {k['bm25s_query_p50_ms']} / {k['bm25s_query_p95_ms']} ms"
-                  + (f"; rank-bm25 build {k['rank_bm25_build_s']} s, query {k['rank_bm25_query_p50_ms']} / "
-                     f"{k['rank_bm25_query_p95_ms']} ms" if "rank_bm25_build_s" in k else ""))
+            print(
+                f"x{times}: {k['chunks']} chunks; bm25s build {k['bm25s_build_s']} s, save {k['bm25s_save_s']} s, load "
+                f"{k['bm25s_load_s']} s, query p50/p95 {k['bm25s_query_p50_ms']} / {k['bm25s_query_p95_ms']} ms"
+                + (
+                    f"; rank-bm25 build {k['rank_bm25_build_s']} s, query {k['rank_bm25_query_p50_ms']} / "
+                    f"{k['rank_bm25_query_p95_ms']} ms"
+                    if "rank_bm25_build_s" in k
+                    else ""
+                )
+            )
         for times in [int(n) for n in args.scale_full.split(",") if n]:
             figures["full"][times] = f = full_scale(work, times, queries)
-            print(f"x{times} whole index: {f['chunks']} chunks, first index {f['first_index_s']} s ({f['embedded']} embedded), "
-                  f"re-index {f['reindex_s']} s ({f['reindex_embedded']} embedded), load {f['load_s']} s, "
-                  f"hybrid query p50/p95 {f['hybrid_query_p50_ms']} / {f['hybrid_query_p95_ms']} ms")
+            print(
+                f"x{times} whole index: {f['chunks']} chunks, first index {f['first_index_s']} s ({f['embedded']} embedded), "
+                f"re-index {f['reindex_s']} s ({f['reindex_embedded']} embedded), load {f['load_s']} s, "
+                f"hybrid query p50/p95 {f['hybrid_query_p50_ms']} / {f['hybrid_query_p95_ms']} ms"
+            )
         print(json.dumps(figures))
 
 
@@ -367,9 +386,13 @@ def main() -> None:
         print(f"  measured in {time.perf_counter() - began:.1f} s", file=sys.stderr)
         load_after = os.getloadavg()[0]
 
-    print(f"{os.cpu_count()} cores; 1-minute load average {load_before:.2f} before, {load_after:.2f} after (other jobs share the cores)")
+    print(
+        f"{os.cpu_count()} cores; 1-minute load average {load_before:.2f} before, {load_after:.2f} after (other jobs share the cores)"
+    )
     print(f"indexing the bundled documents ({', '.join(stores)})")
-    print(f"{'store':<7} {'chunks':>6} {'first: process s':>17} {'work s':>7} {'embedded':>8}   {'re-index: process s':>19} {'work ms':>8} {'embedded':>8}")
+    print(
+        f"{'store':<7} {'chunks':>6} {'first: process s':>17} {'work s':>7} {'embedded':>8}   {'re-index: process s':>19} {'work ms':>8} {'embedded':>8}"
+    )
     for store in stores:
         c, w = cli[store], work_figures[store]
         print(
@@ -377,16 +400,23 @@ def main() -> None:
             f"   {c['reindex_process_s']:>19.2f} {w['reindex_work_ms']:>8.1f} {max(c['reindex_embedded'], w['reindex_embedded']):>8}"
         )
     print(f"\nquery latency in-process over {len(queries)} queries, ms (p50 / p95); answer_question over {args.answers}")
-    print(f"{'store':<7} {'torch threads':>13} {'hybrid search':>15} {'embed query':>13} {'search w/ vector':>17} {'answer_question':>16}")
+    print(
+        f"{'store':<7} {'torch threads':>13} {'hybrid search':>15} {'embed query':>13} {'search w/ vector':>17} {'answer_question':>16}"
+    )
+
     def cell(figures: dict[str, float], name: str) -> str:
         return f"{figures[name + '_p50_ms']:.1f} / {figures[name + '_p95_ms']:.1f}" if name + "_p50_ms" in figures else "-"
 
     for key, s in lat.items():
         store, n = key.split("/")
         label = f"{n} (default)" if int(n) == threads else n
-        print(f"{store:<7} {label:>13} {cell(s, 'search'):>15} {cell(s, 'embed'):>13} {cell(s, 'search_vector'):>17} {cell(s, 'answer'):>16}")
-    print(f"\nwarm process, median of {args.runs} runs: genlab ask --json {proc['genlab_ask_s']:.2f} s, "
-          f"LangChain FAISS script {proc['baseline_s']:.2f} s, ratio {proc['ratio']:.3f}")
+        print(
+            f"{store:<7} {label:>13} {cell(s, 'search'):>15} {cell(s, 'embed'):>13} {cell(s, 'search_vector'):>17} {cell(s, 'answer'):>16}"
+        )
+    print(
+        f"\nwarm process, median of {args.runs} runs: genlab ask --json {proc['genlab_ask_s']:.2f} s, "
+        f"LangChain FAISS script {proc['baseline_s']:.2f} s, ratio {proc['ratio']:.3f}"
+    )
     summary = {
         "indexing": {store: {**cli[store], **work_figures[store]} for store in stores},
         "latency_ms": lat,
@@ -395,7 +425,9 @@ def main() -> None:
         "load_average": [round(load_before, 2), round(load_after, 2)],
         "process": proc,
         "targets": {
-            "reindex_embeds_nothing": all(cli[s]["reindex_embedded"] == 0 and work_figures[s]["reindex_embedded"] == 0 for s in stores),
+            "reindex_embeds_nothing": all(
+                cli[s]["reindex_embedded"] == 0 and work_figures[s]["reindex_embedded"] == 0 for s in stores
+            ),
             "reindex_work_under_2s": all(work_figures[s]["reindex_work_ms"] < 2000 for s in stores),
             "search_p50_under_50ms": all(lat[f"{s}/{threads}"]["search_p50_ms"] < 50 for s in stores),
             "ask_at_most_half_baseline": proc["ratio"] <= 0.5,

@@ -23,8 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -53,7 +54,9 @@ def build_models(root: Path) -> dict[str, str]:
     return {name: str(build(root / name)) for name, build in builders.items()}
 
 
-def paired(tool_call: Callable[[], Any], plain_call: Callable[[], Any], raw_call: Callable[[], Any], pairs: int) -> dict[str, float]:
+def paired(
+    tool_call: Callable[[], Any], plain_call: Callable[[], Any], raw_call: Callable[[], Any], pairs: int
+) -> dict[str, float]:
     """Median times and median per-round ratios of the tool and its plain function against the raw call."""
     began = time.perf_counter()
     calls = {"tool": tool_call, "plain": plain_call, "raw": raw_call}
@@ -62,11 +65,11 @@ def paired(tool_call: Callable[[], Any], plain_call: Callable[[], Any], raw_call
     times: dict[str, list[float]] = {name: [] for name in calls}
     names = list(calls)
     for i in range(pairs):
-        for name in names[i % 3:] + names[: i % 3]:  # rotate so no call always runs first
+        for name in names[i % 3 :] + names[: i % 3]:  # rotate so no call always runs first
             start = time.perf_counter()
             calls[name]()
             times[name].append(time.perf_counter() - start)
-    ratio = lambda name: statistics.median(t / r for t, r in zip(times[name], times["raw"]))  # noqa: E731
+    ratio = lambda name: statistics.median(t / r for t, r in zip(times[name], times["raw"], strict=False))  # noqa: E731
     print(f"  measured in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     return {
         "raw_ms": round(statistics.median(times["raw"]) * 1000, 2),
@@ -81,7 +84,14 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     # The sizes the tests use: each raw call takes a few milliseconds.
     "tiny": {"side": 64, "steps": 2, "music_s": 0.2, "repeat": 1, "labels": LABELS, "words": 10},
     # Same tiny models, longer calls (still far shorter than a real model's).
-    "larger": {"side": 128, "steps": 8, "music_s": 1.0, "repeat": 8, "labels": [*LABELS, "angry", "bored", "excited"], "words": 25},
+    "larger": {
+        "side": 128,
+        "steps": 8,
+        "music_s": 1.0,
+        "repeat": 8,
+        "labels": [*LABELS, "angry", "bored", "excited"],
+        "words": 25,
+    },
 }
 
 
@@ -132,8 +142,14 @@ def overhead(pairs: int, workload: dict[str, Any]) -> dict[str, dict[str, float]
     rows["classify_few_shot"] = paired(
         lambda: classify_few_shot.invoke({"text": short, "labels": LABELS[:2], "examples": examples}),
         lambda: classify_few_shot_text(short, LABELS[:2], examples),
-        lambda: causal(prompt, max_new_tokens=new_tokens, do_sample=False, return_full_text=False,
-                       stop_strings=["###"], tokenizer=causal.tokenizer),
+        lambda: causal(
+            prompt,
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            return_full_text=False,
+            stop_strings=["###"],
+            tokenizer=causal.tokenizer,
+        ),
         pairs,
     )
 
@@ -143,8 +159,13 @@ def overhead(pairs: int, workload: dict[str, Any]) -> dict[str, dict[str, float]
     rows["generate_image"] = paired(
         lambda: generate_image.invoke({"prompt": "a red fox", **size, "steps": steps, "seed": 1}),
         lambda: generate_images("a red fox", **size, steps=steps, seed=1),
-        lambda: sd(prompt="a red fox", **size, num_inference_steps=steps, guidance_scale=7.5,
-                   generator=torch.Generator("cpu").manual_seed(1)).images[0],
+        lambda: sd(
+            prompt="a red fox",
+            **size,
+            num_inference_steps=steps,
+            guidance_scale=7.5,
+            generator=torch.Generator("cpu").manual_seed(1),
+        ).images[0],
         pairs,
     )
 

@@ -8,7 +8,8 @@ package stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def lazy_getattr(package: str, exports: dict[str, str]) -> Callable[[str], Any]:

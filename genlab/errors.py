@@ -87,10 +87,7 @@ class ModelUnavailableError(GenlabError):
         change = f"set {self.setting} to" if self.origin is None else f"pass {self.origin}"
         if self.want is not None:
             return f"{change} {self.want}"
-        return (
-            f"{change} a local model folder, or download it once where there is a "
-            f"network (`hf download {self.model_id}`)"
-        )
+        return f"{change} a local model folder, or download it once where there is a network (`hf download {self.model_id}`)"
 
     def __str__(self) -> str:
         passed = f" passed with {self.origin}" if self.origin else ""

@@ -164,7 +164,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{shown(str(value))} {problem}; set it to a folder you can write to")
         return value
 
-    @field_validator("openai_base_url", "ollama_base_url", "text_base_url", "chat_base_url", "summary_base_url", "few_shot_base_url")
+    @field_validator(
+        "openai_base_url", "ollama_base_url", "text_base_url", "chat_base_url", "summary_base_url", "few_shot_base_url"
+    )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

@@ -30,7 +30,11 @@ def run_ask(question: str = QUESTION) -> str:
         env["GENLAB_HOME"] = home
         proc = subprocess.run(
             [sys.executable, "-m", "genlab.cli", "ask", question],
-            capture_output=True, text=True, env=env, cwd=home, timeout=600,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=home,
+            timeout=600,
         )
     if proc.returncode != 0:
         raise SystemExit(f"genlab ask failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -44,7 +48,7 @@ def main() -> int:
     text = README.read_text(encoding="utf-8")
     match = BLOCK.search(text)
     if match is None:
-        raise SystemExit("README.md has no ```console block starting with `$ genlab ask \"...\"`")
+        raise SystemExit('README.md has no ```console block starting with `$ genlab ask "..."`')
     output = run_ask(match.group("question"))
     if args.check:
         if match.group("output") == output:

@@ -80,8 +80,19 @@ def transformers_serve(folder: Path, log: Path, *, timeout_s: float = START_TIME
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "transformers.cli.transformers", "serve", str(folder),
-        "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "transformers.cli.transformers",
+        "serve",
+        str(folder),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--log-level",
+        "warning",
     ]
     handle = log.open("wb")
     process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)

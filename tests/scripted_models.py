@@ -73,8 +73,13 @@ def build_bos_lm(folder: Path) -> Path:
     )
     tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     config = GPT2Config(
-        vocab_size=len(vocab), n_embd=32, n_layer=2, n_head=4, n_positions=1024,
-        bos_token_id=vocab["<s>"], eos_token_id=vocab["<|endoftext|>"],
+        vocab_size=len(vocab),
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=1024,
+        bos_token_id=vocab["<s>"],
+        eos_token_id=vocab["<|endoftext|>"],
     )
     model = GPT2LMHeadModel(config).eval()
     model.save_pretrained(folder)

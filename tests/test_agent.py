@@ -19,11 +19,11 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 
 from genlab.agents import DEFAULT_TOOL_NAMES, SYSTEM_PROMPT, ChatSession, agent_config, build_agent, default_tools
-from genlab.agents.memory import SessionRegistry, open_checkpointer
 from genlab.agents.agent import CANCELLED_TOOL_RESULT
+from genlab.agents.memory import SessionRegistry, open_checkpointer
 from genlab.agents.session import TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
-from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
 from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.testing import ScriptedChatModel, last_tool_result, tool_call_message
 
 
 def human_texts(messages) -> list[str]:

@@ -21,8 +21,11 @@ from genlab.settings import Settings, get_settings, use_settings
         ("Qwen/Qwen2.5-1.5B-Instruct", "local", "Qwen/Qwen2.5-1.5B-Instruct"),
         ("./models/my-model", "local", "./models/my-model"),
         ("/abs/path/model.gguf", "local", "/abs/path/model.gguf"),
-        ("Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf", "local",
-         "Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf"),
+        (
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf",
+            "local",
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf",
+        ),
         ("C:\\models\\qwen", "local", "C:\\models\\qwen"),
         ("openai:Qwen/Qwen2.5-1.5B-Instruct", "openai", "Qwen/Qwen2.5-1.5B-Instruct"),
         ("openai:/srv/models/qwen", "openai", "/srv/models/qwen"),
@@ -108,7 +111,11 @@ def test_ollama_models_get_ollama_names_for_the_same_settings() -> None:
     chat = load_chat_model("ollama:qwen2.5:1.5b", settings=settings, max_new_tokens=20, repetition_penalty=1.1, temperature=0)
     assert isinstance(chat, ChatOllama)
     assert (chat.model, chat.base_url, chat.num_predict, chat.repeat_penalty, chat.temperature) == (
-        "qwen2.5:1.5b", "http://127.0.0.1:11434", 20, 1.1, 0.0
+        "qwen2.5:1.5b",
+        "http://127.0.0.1:11434",
+        20,
+        1.1,
+        0.0,
     )
     assert isinstance(load_llm("ollama:qwen2.5:1.5b", settings=settings), OllamaLLM)
 

@@ -5,7 +5,7 @@ Each row is (id, command line, environment, what the message must say). Files th
 to are made by the `workspace` fixture; `{tmp}` in an argument is replaced by its path.
 """
 
-# ruff: noqa: E501  (the tables are one case per line, aligned, so a reader scans them)
+
 from __future__ import annotations
 
 import os

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cli_runner import run_cli
 
 
@@ -26,8 +25,25 @@ def test_story_text_and_media_of_a_rejected_story(tiny_env, tmp_path: Path, caps
     # exceed its 1024-token context. Rewrites are tested with fake LLMs.)
     out = tmp_path / "files"
     code, stdout, stderr = run_cli(
-        ["story", "--character", "young girl", "--max-rewrites", "0", "--illustrate", "--soundtrack",
-         "--width", "64", "--height", "64", "--steps", "1", "--duration", "0.1", "--out", str(out)],
+        [
+            "story",
+            "--character",
+            "young girl",
+            "--max-rewrites",
+            "0",
+            "--illustrate",
+            "--soundtrack",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--steps",
+            "1",
+            "--duration",
+            "0.1",
+            "--out",
+            str(out),
+        ],
         capsys,
     )
     assert code == 0, stderr

@@ -31,7 +31,9 @@ class RecordingLLM(FakeListLLM):
 def test_illustrated_story_end_to_end(tiny_env, tmp_path: Path) -> None:
     from PIL import Image
 
-    describer = RecordingLLM(responses=['**Picture description:** "A brave adventurer holding a glowing crystal, storybook style"\nExtra line.'])
+    describer = RecordingLLM(
+        responses=['**Picture description:** "A brave adventurer holding a glowing crystal, storybook style"\nExtra line.']
+    )
     chain = illustrated_story(
         FakeListLLM(responses=["The adventurer found a glowing crystal and shared its light."]),
         FakeListChatModel(responses=["Yes, it is kind."]),
@@ -59,8 +61,11 @@ def test_illustrated_story_end_to_end(tiny_env, tmp_path: Path) -> None:
 def test_a_rejected_story_gets_no_picture(tiny_env, tmp_path: Path) -> None:
     describer = RecordingLLM(responses=["a picture"])
     chain = illustrated_story(
-        FakeListLLM(responses=["A gory tale."]), FakeListLLM(responses=["No. Gore."]), prompt_llm=describer,
-        output_dir=tmp_path, **SMALL_IMAGE,
+        FakeListLLM(responses=["A gory tale."]),
+        FakeListLLM(responses=["No. Gore."]),
+        prompt_llm=describer,
+        output_dir=tmp_path,
+        **SMALL_IMAGE,
     )
     result = chain.invoke(INPUTS)
     assert result["kid_friendly"] is False
@@ -100,7 +105,10 @@ def test_batch_draws_only_for_approved_stories_and_falls_back_to_a_prompt(tiny_e
     )
     first, second = chain.batch([dict(INPUTS, character="young girl"), dict(INPUTS, character="ogre")])
     assert first["kid_friendly"] and first["image_path"] and first["audio_path"]
-    assert first["image_prompt"] == "a young girl with a glowing crystal in a enchanted forest, colourful children's book illustration"
+    assert (
+        first["image_prompt"]
+        == "a young girl with a glowing crystal in a enchanted forest, colourful children's book illustration"
+    )
     assert not second["kid_friendly"] and second["image_path"] is None and second["audio_path"] is None
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".png", ".wav"]
 

@@ -6,7 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from langchain_core.language_models import LLM
@@ -248,7 +249,13 @@ def test_works_with_chat_models() -> None:
         "story": "A kind story about a crystal.",
         "kid_friendly": True,
         "verdict": "Kid-friendly. Moderator LLM said yes: kind.",
-        "attempts": [{"story": "A kind story about a crystal.", "kid_friendly": True, "verdict": "Kid-friendly. Moderator LLM said yes: kind."}],
+        "attempts": [
+            {
+                "story": "A kind story about a crystal.",
+                "kid_friendly": True,
+                "verdict": "Kid-friendly. Moderator LLM said yes: kind.",
+            }
+        ],
     }
 
 
@@ -346,8 +353,12 @@ def test_a_missing_variable_is_an_error_naming_it() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [({**INPUTS, "setting": "   "}, "setting: must not be blank"), ({**INPUTS, "character": "x" * 301}, "character"),
-     ({**INPUTS, "action": 3}, "action"), ("a story please", "must be a mapping")],
+    [
+        ({**INPUTS, "setting": "   "}, "setting: must not be blank"),
+        ({**INPUTS, "character": "x" * 301}, "character"),
+        ({**INPUTS, "action": 3}, "action"),
+        ("a story please", "must be a mapping"),
+    ],
 )
 def test_bad_values_are_refused_before_any_model_call(value: Any, message: str) -> None:
     story = RecordingLLM(responses=["x"])

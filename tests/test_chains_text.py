@@ -72,9 +72,13 @@ def test_a_short_text_is_one_chunk_and_one_call_capped_at_max_words() -> None:
 def test_summarize_a_file_with_a_chat_model(tmp_path: Path) -> None:
     path = tmp_path / "notes.md"
     path.write_text(document(4), encoding="utf-8")
-    chain = summarize_document(FakeListChatModel(responses=["part one", "part two", "the whole"]), chunk_chars=500, chunk_overlap=0)
+    chain = summarize_document(
+        FakeListChatModel(responses=["part one", "part two", "the whole"]), chunk_chars=500, chunk_overlap=0
+    )
     for value in (path, {"path": str(path)}):
-        chain = summarize_document(FakeListChatModel(responses=["part one", "part two", "the whole"]), chunk_chars=500, chunk_overlap=0)
+        chain = summarize_document(
+            FakeListChatModel(responses=["part one", "part two", "the whole"]), chunk_chars=500, chunk_overlap=0
+        )
         assert chain.invoke(value) == {"summary": "the whole", "chunk_summaries": ["part one", "part two"], "chunks": 2}
 
 
@@ -111,7 +115,14 @@ def test_binary_file_is_refused(tmp_path: Path) -> None:
         summarize_document(EchoSummarizer()).invoke(path)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"chunk_chars": 10}, "chunk_chars"), ({"chunk_chars": 500, "chunk_overlap": 500}, "overlap"), ({"max_words": 2}, "max_words")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"chunk_chars": 10}, "chunk_chars"),
+        ({"chunk_chars": 500, "chunk_overlap": 500}, "overlap"),
+        ({"max_words": 2}, "max_words"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         summarize_document(EchoSummarizer(), **kwargs)

@@ -159,7 +159,9 @@ def test_a_server_that_never_answers_is_refused_clearly(tmp_path, monkeypatch, c
     assert code == 2 and url in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("value", ["localhost:8000", "ftp://127.0.0.1:8000", "http://127.0.0.1:port", "http://127.0.0.1:8000/api"])
+@pytest.mark.parametrize(
+    "value", ["localhost:8000", "ftp://127.0.0.1:8000", "http://127.0.0.1:port", "http://127.0.0.1:8000/api"]
+)
 def test_a_chroma_url_that_is_not_an_http_url_is_refused(value, monkeypatch, capsys):
     from genlab.settings import get_settings
 

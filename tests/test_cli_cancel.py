@@ -18,9 +18,30 @@ def test_sigint_stops_within_a_step_and_removes_partial_files(tiny_models, tmp_p
     env.update(tiny_models.env(), GENLAB_HOME=str(tmp_path / "home"))
     # 2 images x 200 steps at 256x256: minutes on the tiny model, so it is mid-way when signalled.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "genlab.cli", "image", "a fox", "--width", "256", "--height", "256", "--steps", "200",
-         "--num-images", "2", "--seed", "1", "--out", str(out), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "genlab.cli",
+            "image",
+            "a fox",
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--steps",
+            "200",
+            "--num-images",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         time.sleep(12)  # imports, loading, then some steps

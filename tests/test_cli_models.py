@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from cli_runner import run_cli
 
 
@@ -120,7 +119,7 @@ def test_a_server_that_answers_is_available(capsys, tiny_env, monkeypatch):
     seen = []
 
     class Models(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server API
+        def do_GET(self):
             seen.append(self.path)
             body = b'{"object": "list", "data": [{"id": "qwen"}]}'
             self.send_response(200)

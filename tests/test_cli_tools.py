@@ -19,7 +19,9 @@ SMALL_IMAGE = ["--width", "64", "--height", "64", "--steps", "2"]
 
 def test_image_json_and_out_folder(tiny_env, tmp_path, capsys) -> None:
     out = tmp_path / "pics"
-    code, stdout, stderr = run_cli(["image", "a red fox", *SMALL_IMAGE, "--seed", "5", "--num-images", "2", "--out", str(out), "--json"], capsys)
+    code, stdout, stderr = run_cli(
+        ["image", "a red fox", *SMALL_IMAGE, "--seed", "5", "--num-images", "2", "--out", str(out), "--json"], capsys
+    )
     assert code == 0, stderr
     data = json.loads(stdout)
     assert set(data) == {"images", "model", "prompt", "negative_prompt", "guidance_scale"}
@@ -67,7 +69,9 @@ def test_progress_bar_on_a_terminal(tiny_env, tmp_path, capsys, monkeypatch) -> 
 
 
 def test_music_json(tiny_env, tmp_path, capsys) -> None:
-    code, stdout, stderr = run_cli(["music", "calm piano", "--duration", "0.2", "--seed", "3", "--out", str(tmp_path), "--json"], capsys)
+    code, stdout, stderr = run_cli(
+        ["music", "calm piano", "--duration", "0.2", "--seed", "3", "--out", str(tmp_path), "--json"], capsys
+    )
     assert code == 0, stderr
     data = json.loads(stdout)
     assert set(data) == {"path", "sampling_rate", "duration_s", "model", "prompt", "seed"}
@@ -179,7 +183,10 @@ def test_subprocess_music_json(tiny_env, tmp_path) -> None:
     env = _subprocess_env({**tiny_env.env(), "GENLAB_HOME": str(tmp_path / "home")})
     proc = subprocess.run(
         [sys.executable, "-m", "genlab.cli", "music", "drums", "--duration", "0.1", "--seed", "1", "--json"],
-        capture_output=True, text=True, env=env, timeout=240,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -198,7 +205,10 @@ def test_subprocess_bad_input_exits_2_without_loading_torch(tmp_path) -> None:
         "    raise\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=_subprocess_env({"GENLAB_HOME": str(tmp_path)}),
     )
     assert proc.returncode == 2

@@ -134,6 +134,8 @@ def test_readme_ask_sample_is_what_the_command_prints() -> None:
 
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "refresh_readme.py"), "--check"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr

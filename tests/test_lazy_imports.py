@@ -32,10 +32,7 @@ def test_imports_pull_in_no_heavy_library(code):
 
 
 def test_help_runs_without_heavy_imports_and_lists_the_commands():
-    code = (
-        "import sys\nfrom genlab.cli import main\nsys.argv=['genlab','--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass"
-    )
+    code = "import sys\nfrom genlab.cli import main\nsys.argv=['genlab','--help']\ntry:\n    main()\nexcept SystemExit:\n    pass"
     assert imported_after(code) == []
     out = subprocess.run([sys.executable, "-m", "genlab.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0

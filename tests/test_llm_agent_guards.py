@@ -31,7 +31,9 @@ def test_the_same_call_again_after_its_result_ends_the_turn_with_the_result():
 
 def test_a_different_call_goes_on():
     runs.clear()
-    model = ScriptedChatModel(script=[tool_call_message("lookup", key="alpha"), tool_call_message("lookup", key="beta"), "alpha is 1"])
+    model = ScriptedChatModel(
+        script=[tool_call_message("lookup", key="alpha"), tool_call_message("lookup", key="beta"), "alpha is 1"]
+    )
     result = build_agent(model, [lookup]).invoke({"messages": [HumanMessage("alpha and beta?")]}, agent_config("u"))
     assert result["messages"][-1].content == "alpha is 1" and runs == ["alpha", "beta"]
 

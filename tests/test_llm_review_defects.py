@@ -136,7 +136,7 @@ LLAMA_LIKE_TEMPLATE = (
     "{%- if message.tool_calls | length != 1 %}"
     "{{- raise_exception('This model only supports single tool-calls at once!') }}{%- endif %}"
     "{%- set call = message.tool_calls[0].function %}"
-    "{{- '<|im_start|>assistant\\n{\"name\": \"' + call.name + '\", \"parameters\": ' }}"
+    '{{- \'<|im_start|>assistant\\n{"name": "\' + call.name + \'", "parameters": \' }}'
     "{{- call.arguments | tojson + '}<|im_end|>\\n' }}"
     "{%- else %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{%- endif %}"
     "{%- endfor %}"
@@ -182,8 +182,13 @@ def test_a_single_call_template_gets_one_call_per_answer_and_renders_parallel_hi
     # followed by its own result.
     history = [
         HumanMessage("Weather and time in Paris?"),
-        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "a"},
-                                  {"name": "get_time", "args": {"city": "Paris"}, "id": "b"}]),
+        AIMessage(
+            "",
+            tool_calls=[
+                {"name": "get_weather", "args": {"city": "Paris"}, "id": "a"},
+                {"name": "get_time", "args": {"city": "Paris"}, "id": "b"},
+            ],
+        ),
         ToolMessage("sunny", tool_call_id="a"),
         ToolMessage("noon", tool_call_id="b"),
     ]

@@ -165,8 +165,12 @@ def _wait_until_reading_stdin(pid: int, timeout: float = 120) -> None:
 @pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs /proc/PID/wchan (Linux)")
 def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path):
     proc = subprocess.Popen(
-        [*genlab_cmd(), "summarize", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=subprocess_env(GENLAB_HOME=str(tmp_path)),
+        [*genlab_cmd(), "summarize", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(GENLAB_HOME=str(tmp_path)),
     )
     try:
         _wait_until_reading_stdin(proc.pid)
@@ -224,7 +228,10 @@ def test_a_full_disk_while_writing_an_image(tiny_models, tmp_path):
     # A 4 KiB tmpfs in a private mount namespace: a real ENOSPC, gone when the shell ends.
     script = f"mount -t tmpfs -o size=4k tmpfs {out} && {command}; code=$?; ls -A {out}; exit $code"
     done = subprocess.run(
-        ["unshare", "-rm", "bash", "-c", script], capture_output=True, text=True, timeout=300,
+        ["unshare", "-rm", "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=subprocess_env(GENLAB_IMAGE_MODEL=str(tiny_models.image), GENLAB_OUTPUT_DIR=str(out), GENLAB_HOME=str(tmp_path)),
     )
     assert done.returncode == 2, done.stderr

@@ -19,11 +19,11 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from genlab.agents import ChatSession, build_agent, open_checkpointer
 from genlab.agents.memory import SessionRegistry, delete_session, list_sessions
-from genlab.testing import ScriptedChatModel
 from genlab.errors import SessionStoreError
+from genlab.testing import ScriptedChatModel
 
 FACTORY = textwrap.dedent(
-    '''
+    """
     from langchain_core.messages import HumanMessage
     from genlab.testing import ScriptedChatModel
 
@@ -32,7 +32,7 @@ FACTORY = textwrap.dedent(
 
     def make(model=None):
         return ScriptedChatModel(script=[reply], cycle=True, delay=0.002)
-    '''
+    """
 )
 
 
@@ -67,7 +67,11 @@ def test_two_chats_on_one_session_keep_every_turn_in_order(chat_env, tmp_path):
         stdin = "".join(f"{who}-{i}\n" for i in range(turns))
         proc = subprocess.Popen(
             [sys.executable, "-m", "genlab.cli", "chat", "--session", "shared"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=chat_env, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=chat_env,
+            text=True,
         )
         procs.append((proc, stdin))
     results = [proc.communicate(stdin, timeout=300) for proc, stdin in procs]

@@ -5,7 +5,7 @@ into true; a tool that does that does something the caller did not ask for. Ever
 refused before any model loads, as a ToolInputError (also an InvalidInputError).
 """
 
-# ruff: noqa: E501  (the tables are one case per line, aligned, so a reader scans them)
+
 from __future__ import annotations
 
 import pytest

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cli_runner import run_cli
+
 from genlab.errors import IndexCorruptError, InvalidInputError
 from genlab.retrieval import CourseIndex, course_retriever, qa_chain, search_course
 from genlab.retrieval.chunking import chunk_document
@@ -21,10 +21,13 @@ STORES = ["faiss", "chroma"]
 
 # --- chunking ---------------------------------------------------------------------------------
 
-MARKDOWN = """# Diffusion notes
+MARKDOWN = (
+    """# Diffusion notes
 
 ## Forward process
-Noise is added step by step until only noise is left. """ + "More words about noise. " * 10 + """
+Noise is added step by step until only noise is left. """
+    + "More words about noise. " * 10
+    + """
 
 ```python
 for t in range(1000):
@@ -39,6 +42,7 @@ The variance schedule controls how fast noise grows.
 ## Reverse process
 A network learns to remove the noise.
 """
+)
 
 PLAIN = """Why diffusion works
 Diffusion models learn to reverse a gradual noising process, one small step at a time, which makes training stable.
@@ -60,7 +64,9 @@ def test_markdown_chunks_follow_headings_and_keep_code_whole():
 
 def test_plain_text_short_lines_become_headings():
     chunks = chunk_document(PLAIN, "plain.txt", title="Plain notes")
-    assert [c.section for c in chunks] == ["The role of the schedule"] or [c.section for c in chunks][-1] == "The role of the schedule"
+    assert [c.section for c in chunks] == ["The role of the schedule"] or [c.section for c in chunks][
+        -1
+    ] == "The role of the schedule"
     assert chunks[-1].title == "Plain notes"
 
 
@@ -323,7 +329,9 @@ def test_two_processes_indexing_at_once_leave_a_valid_index(private_index):
 
     index, notes = private_index
     code = "import sys; from genlab.retrieval import CourseIndex; print(CourseIndex('faiss').sync([sys.argv[1]]).embedded)"
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(notes)], env=dict(os.environ), stdout=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(notes)], env=dict(os.environ), stdout=subprocess.PIPE) for _ in range(2)
+    ]
     embedded = sorted(int(p.communicate()[0]) for p in procs)
     assert all(p.returncode == 0 for p in procs)
     assert embedded == [0, 2]  # the lock made them take turns; the second found nothing to do

@@ -111,7 +111,11 @@ def test_resolve_model_gives_a_chat_model_for_a_served_text_role(served):
 def _genlab(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "genlab.cli", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=env["GENLAB_HOME"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=env["GENLAB_HOME"],
     )
 
 

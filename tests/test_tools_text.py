@@ -20,9 +20,7 @@ from genlab.tools import (
 from genlab.tools.classification import FewShotExample, few_shot_prompt, match_label
 
 # Words of the tiny T5's vocabulary, so the tokenizer counts about one token per word.
-LONG_TEXT = " ".join(
-    f"the cat is a story of the model and the image in the music number {i}." for i in range(40)
-)
+LONG_TEXT = " ".join(f"the cat is a story of the model and the image in the music number {i}." for i in range(40))
 
 
 class CallSpy:
@@ -81,7 +79,7 @@ def test_long_text_is_summarized_map_reduce_without_truncation(tiny_env, monkeyp
     assert len(summary.split()) <= 12
     assert len(spy.inputs) > len(chunks)  # every chunk, then the summaries of the summaries
     assert spy.inputs[: len(chunks)] == ["summarize: " + chunk for chunk in chunks]
-    for text, kwargs in zip(spy.inputs, spy.kwargs):
+    for text, kwargs in zip(spy.inputs, spy.kwargs, strict=False):
         assert len(pipe.tokenizer(text)["input_ids"]) <= 64
         assert kwargs.get("truncation") is False
 
@@ -153,7 +151,9 @@ def test_zero_shot_scores_are_the_models(tiny_env) -> None:
 
     raw = get_model("zero_shot")("I love it", candidate_labels=["positive", "negative"], multi_label=True)
     ours = classify_zero_shot_text("I love it", [" positive ", "negative"], multi_label=True)
-    assert dict(zip(ours.labels, ours.scores)) == pytest.approx(dict(zip(raw["labels"], raw["scores"])))
+    assert dict(zip(ours.labels, ours.scores, strict=False)) == pytest.approx(
+        dict(zip(raw["labels"], raw["scores"], strict=False))
+    )
     assert all(0.0 <= s <= 1.0 for s in ours.scores)
 
 

@@ -17,7 +17,7 @@ QWEN_CHAT_TEMPLATE = (
     "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}"
     "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}"
     "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": "
+    'within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{"name": <function-name>, "arguments": '
     "<args-json-object>}\\n</tool_call><|im_end|>\\n' }}"
     "{%- else %}"
     "{%- if messages[0]['role'] == 'system' %}"
@@ -33,7 +33,7 @@ QWEN_CHAT_TEMPLATE = (
     "{%- if message.content %}{{- '\\n' + message.content }}{%- endif %}"
     "{%- for tool_call in message.tool_calls %}"
     "{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}"
-    "{{- '\\n<tool_call>\\n{\"name\": \"' }}{{- tool_call.name }}{{- '\", \"arguments\": ' }}"
+    '{{- \'\\n<tool_call>\\n{"name": "\' }}{{- tool_call.name }}{{- \'", "arguments": \' }}'
     "{{- tool_call.arguments | tojson }}{{- '}\\n</tool_call>' }}"
     "{%- endfor %}"
     "{{- '<|im_end|>\\n' }}"
@@ -176,12 +176,12 @@ def build_musicgen(folder: Path) -> Path:
     from transformers import (
         AutoProcessor,
         EncodecConfig,
+        EncodecFeatureExtractor,
         MusicgenConfig,
         MusicgenDecoderConfig,
         MusicgenForConditionalGeneration,
         MusicgenProcessor,
         T5Config,
-        EncodecFeatureExtractor,
     )
 
     torch.manual_seed(0)
@@ -227,9 +227,7 @@ def build_musicgen(folder: Path) -> Path:
     model.generation_config.pad_token_id = 64
     model.generation_config.max_new_tokens = 32
     model.save_pretrained(folder)
-    processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(sampling_rate=16000), tokenizer=tokenizer
-    )
+    processor = MusicgenProcessor(feature_extractor=EncodecFeatureExtractor(sampling_rate=16000), tokenizer=tokenizer)
     processor.save_pretrained(folder)
     _ = AutoProcessor
     return folder
@@ -255,7 +253,12 @@ def build_stable_diffusion(folder: Path) -> Path:
         attention_head_dim=2,
     )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False, steps_offset=1
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
     )
     vae = AutoencoderKL(
         block_out_channels=[8, 16],
@@ -365,8 +368,17 @@ def build_scripted_qwen2(folder: Path) -> Path:
     c1, c2, c3 = (tid(t) for t in SCRIPTED_COMPLETION)
     response_close = tid("</tool_response>")
     # The next token after each source token (the bigram chain); "\n" is decided with the heads.
-    chain = {call_open: call_body, call_body: call_close, call_close: eos, after_tool: eos, plain: eos,
-             colon: c1, c1: c2, c2: c3, c3: eos}
+    chain = {
+        call_open: call_body,
+        call_body: call_close,
+        call_close: eos,
+        after_tool: eos,
+        plain: eos,
+        colon: c1,
+        c1: c2,
+        c2: c3,
+        c3: eos,
+    }
     sources = [newline, response_close, *chain]
     hidden = 32
     dim = {token: i for i, token in enumerate(dict.fromkeys(sources))}

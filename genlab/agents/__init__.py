@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from genlab._lazy import lazy_getattr
-
 from typing import TYPE_CHECKING
+
+from genlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from genlab.agents.agent import DEFAULT_MAX_MODEL_CALLS, agent_config, build_agent

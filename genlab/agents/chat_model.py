@@ -97,9 +97,7 @@ def _from_factory(spec: str, model: str | None) -> BaseChatModel:
         # The factory is the user's code, named by their configuration: its failure is a
         # configuration problem to report in one line, not a genlab bug.
         detail = " ".join(str(exc).split())[:200]
-        raise ModelUnavailableError(
-            "chat", spec, f"the factory raised {type(exc).__name__}: {detail}", fixes=fixes
-        ) from exc
+        raise ModelUnavailableError("chat", spec, f"the factory raised {type(exc).__name__}: {detail}", fixes=fixes) from exc
     if not isinstance(chat_model, BaseChatModel):
         raise ModelUnavailableError(
             "chat", spec, f"the factory returned {type(chat_model).__name__}, not a chat model", fixes=fixes

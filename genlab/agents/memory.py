@@ -199,9 +199,7 @@ class SessionRegistry:
         thread_id = _new_thread_id(name)
         with self._lock, self._conn:
             row = self._conn.execute("SELECT thread_id FROM genlab_sessions WHERE name = ?", (name,)).fetchone()
-            self._conn.execute(
-                "INSERT OR REPLACE INTO genlab_sessions VALUES (?, ?, ?)", (name, thread_id, time.time())
-            )
+            self._conn.execute("INSERT OR REPLACE INTO genlab_sessions VALUES (?, ?, ?)", (name, thread_id, time.time()))
         return (str(row[0]) if row else None), thread_id
 
     def names(self) -> list[str]:

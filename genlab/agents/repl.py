@@ -133,9 +133,7 @@ class TerminalRenderer(Renderer):
 
     def _trace(self, text: str, style: str) -> None:
         # One line per trace, cut at the terminal's width: the answer is what should stand out.
-        self.console.print(
-            safe_text(text), style=style, markup=False, highlight=False, no_wrap=True, overflow="ellipsis"
-        )
+        self.console.print(safe_text(text), style=style, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
 
     def end_turn(self, event: TurnEnd | None) -> None:
         self._stop_live()

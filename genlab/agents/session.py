@@ -19,10 +19,10 @@ from genlab.agents.agent import (
     CANCEL_KEY,
     CANCELLED_TOOL_RESULT,
     DEFAULT_MAX_MODEL_CALLS,
-    is_step_limit,
     TurnCancelled,
     agent_config,
     cancel_on_token,
+    is_step_limit,
 )
 from genlab.agents.formatting import first_sentence
 from genlab.agents.memory import SessionRegistry, check_session_name, session_lock
@@ -302,9 +302,7 @@ class ChatSession:
                 for call in message.tool_calls:
                     if call.get("id") and call["id"] not in answered:
                         closing.append(
-                            ToolMessage(
-                                content=CANCELLED_TOOL_RESULT, tool_call_id=call["id"], name=call["name"], status="error"
-                            )
+                            ToolMessage(content=CANCELLED_TOOL_RESULT, tool_call_id=call["id"], name=call["name"], status="error")
                         )
         return closing
 

@@ -16,9 +16,9 @@ first use (building a chain loads nothing).
 
 from __future__ import annotations
 
-from genlab._lazy import lazy_getattr
-
 from typing import TYPE_CHECKING
+
+from genlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from genlab.chains.media import StoryWithMedia, illustrated_story, story_soundtrack, story_with_media

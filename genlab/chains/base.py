@@ -117,8 +117,7 @@ def resolve_llm(
     if isinstance(llm, (BaseLanguageModel, Runnable)):
         return llm
     raise InvalidInputError(
-        f"{what} must be a LangChain LLM or chat model (or None for the configured local model), "
-        f"got {type(llm).__name__}"
+        f"{what} must be a LangChain LLM or chat model (or None for the configured local model), got {type(llm).__name__}"
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from genlab.chains.base import LLMLike, Plan, StageCall, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike
 from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT, strip_thinking
-from genlab.chains.story import StoryInputs, StoryResult, StoryThenModerate, StoryState, story_then_moderate
-from genlab.errors import InvalidInputError
+from genlab.chains.story import StoryInputs, StoryResult, StoryState, StoryThenModerate, story_then_moderate
+from genlab.errors import InvalidInputError, describe_validation_error
 
 #: Longest picture or music description kept from the LLM: CLIP and T5 text encoders read
 #: only the first few dozen tokens.
@@ -37,14 +37,14 @@ class ImageOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    width: Optional[int] = None
-    height: Optional[int] = None
-    steps: Optional[int] = None
-    guidance_scale: Optional[float] = None
-    seed: Optional[int] = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
     negative_prompt: str = IMAGE_NEGATIVE_PROMPT
     """What to keep out of a children's illustration."""
-    model: Optional[str] = None
+    model: str | None = None
     """Hub id or folder overriding GENLAB_IMAGE_MODEL."""
 
 
@@ -53,9 +53,9 @@ class MusicOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    duration_s: Optional[float] = None
-    seed: Optional[int] = None
-    model: Optional[str] = None
+    duration_s: float | None = None
+    seed: int | None = None
+    model: str | None = None
     """Hub id or folder overriding GENLAB_MUSIC_MODEL."""
 
 
@@ -100,14 +100,14 @@ class StoryWithMediaResult(StoryResult):
 class StoryWithMedia(StoryThenModerate):
     """Story-then-moderate, then a picture and/or music for each approved story."""
 
-    name: Optional[str] = "story_with_media"
+    name: str | None = "story_with_media"
     prompt_llm: Any = None
     """Writes the picture and music descriptions (the story LLM when None)."""
-    image: Optional[ImageOptions] = None
+    image: ImageOptions | None = None
     """Draw a picture (with these settings) when set."""
-    music: Optional[MusicOptions] = None
+    music: MusicOptions | None = None
     """Compose music (with these settings) when set."""
-    output_dir: Optional[Path] = None
+    output_dir: Path | None = None
     """Folder for the files; None uses GENLAB_OUTPUT_DIR."""
 
     def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
@@ -175,9 +175,8 @@ class StoryWithMedia(StoryThenModerate):
         return compose_music(prompt, model=self.music.model, out_dir=self.output_dir, **options).tool_output()
 
 
-def _check_options(image: Optional[ImageOptions], music: Optional[MusicOptions]) -> None:
+def _check_options(image: ImageOptions | None, music: MusicOptions | None) -> None:
     """Check the generators' settings now, with the tools' own schemas, before any story is written."""
-    from genlab.tools.base import describe_validation_error
     from genlab.tools.image import ImageInput
     from genlab.tools.music import MusicInput
 
@@ -193,7 +192,7 @@ def _check_options(image: Optional[ImageOptions], music: Optional[MusicOptions])
             raise InvalidInputError(describe_validation_error(exc, schema)) from None
 
 
-def _check_output_dir(output_dir: str | Path | None) -> Optional[Path]:
+def _check_output_dir(output_dir: str | Path | None) -> Path | None:
     if output_dir is None:
         return None
     folder = Path(output_dir).expanduser()
@@ -289,12 +288,23 @@ def illustrated_story(
         InvalidInputError: A setting is out of range (checked when the chain is built).
     """
     image = ImageOptions(
-        width=width, height=height, steps=steps, guidance_scale=guidance_scale, seed=seed,
-        negative_prompt=negative_prompt, model=image_model,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        seed=seed,
+        negative_prompt=negative_prompt,
+        model=image_model,
     )
     return story_with_media(
-        story_llm, moderator_llm, prompt_llm=prompt_llm, classifier=classifier, max_rewrites=max_rewrites,
-        image=image, output_dir=output_dir, name="illustrated_story",
+        story_llm,
+        moderator_llm,
+        prompt_llm=prompt_llm,
+        classifier=classifier,
+        max_rewrites=max_rewrites,
+        image=image,
+        output_dir=output_dir,
+        name="illustrated_story",
     )
 
 
@@ -331,7 +341,12 @@ def story_soundtrack(
     """
     music = MusicOptions(duration_s=duration_s, seed=seed, model=music_model)
     return story_with_media(
-        story_llm, moderator_llm, prompt_llm=prompt_llm, classifier=classifier, max_rewrites=max_rewrites,
-        music=music, output_dir=output_dir, name="story_soundtrack",
+        story_llm,
+        moderator_llm,
+        prompt_llm=prompt_llm,
+        classifier=classifier,
+        max_rewrites=max_rewrites,
+        music=music,
+        output_dir=output_dir,
+        name="story_soundtrack",
     )
-

@@ -9,7 +9,8 @@ moderator approves that exact text (:func:`combine`).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -111,7 +112,7 @@ def _scores(output: Any) -> dict[str, float] | None:
     if not isinstance(labels, list) or not isinstance(scores, list) or len(labels) != len(scores):
         return None
     try:
-        return {str(label): float(score) for label, score in zip(labels, scores)}
+        return {str(label): float(score) for label, score in zip(labels, scores, strict=False)}
     except (TypeError, ValueError):
         return None
 

@@ -37,9 +37,7 @@ The end.
 # needs to be told to write the story, so the template becomes the outline of the request.
 STORY_PROMPT = PromptTemplate.from_template(
     "Write a short story for children (about 150 words) that follows this outline. "
-    "Reply with the story only.\n\nOutline:"
-    + STORY_TEMPLATE
-    + "\nStory:\n"
+    "Reply with the story only.\n\nOutline:" + STORY_TEMPLATE + "\nStory:\n"
 )
 
 #: The course's moderation question, verbatim.
@@ -94,8 +92,7 @@ SENTIMENT_PROMPT = PromptTemplate.from_template(RESTAURANT_FEW_SHOT + '\n[Review
 SENTIMENT_STOP = "###"
 
 MAP_SUMMARY_PROMPT = PromptTemplate.from_template(
-    "Summarize the following text{length}, keeping its key facts.\n\n"
-    'Text:\n"""\n{text}\n"""\n\nSummary:'
+    'Summarize the following text{length}, keeping its key facts.\n\nText:\n"""\n{text}\n"""\n\nSummary:'
 )
 
 REDUCE_SUMMARY_PROMPT = PromptTemplate.from_template(

@@ -11,7 +11,7 @@ approved only when every moderator approved that exact text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -118,21 +118,21 @@ class StoryState:
         self.inputs = inputs
         self.story = ""
         self.attempts: list[StoryAttempt] = []
-        self.error: Optional[BaseException] = None
-        self.moderation: Optional[Moderation] = None
+        self.error: BaseException | None = None
+        self.moderation: Moderation | None = None
         self.llm_answers: list[str] = []
 
 
 class StoryThenModerate(StagedChain):
     """The story-then-moderate chain; build it with :func:`story_then_moderate`."""
 
-    name: Optional[str] = "story_then_moderate"
+    name: str | None = "story_then_moderate"
 
     story_llm: Any
     """Writes and rewrites the stories."""
     moderator_llm: Any
     """Answers whether a story is kid-friendly."""
-    moderator: Optional[ZeroShotModerator] = None
+    moderator: ZeroShotModerator | None = None
     """The optional classifier's second opinion."""
     max_rewrites: int = Field(default=0, ge=0, le=MAX_REWRITES)
     """How many times a rejected story is sent back to be rewritten for children."""

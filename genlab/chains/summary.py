@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, PrivateAttr
@@ -90,16 +90,16 @@ class _Doc:
         self.chunks: list[str] = []
         self.chunk_summaries: list[str] = []
         self.summary = ""
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
 
 
 class SummarizeDocument(StagedChain):
     """The map-reduce document summary chain; build it with :func:`summarize_document`."""
 
-    name: Optional[str] = "summarize_document"
+    name: str | None = "summarize_document"
     llm: Any = None
     """The LLM or chat model; None for the summarize tool's model."""
-    max_words: Optional[int] = Field(default=None, ge=5, le=1000)
+    max_words: int | None = Field(default=None, ge=5, le=1000)
     """Longest final summary in words."""
     chunk_words: int = Field(default=80, ge=5, le=1000)
     """Longest summary of one chunk in words: each round must shrink the text."""
@@ -127,7 +127,9 @@ class SummarizeDocument(StagedChain):
                 "map": (RunnableLambda(_map_prompt_values) | text_chain(MAP_SUMMARY_PROMPT, self.llm)).with_config(
                     run_name="summarize_chunk"
                 ),
-                "reduce": text_chain(REDUCE_SUMMARY_PROMPT.partial(length=length), self.llm).with_config(run_name="combine_summaries"),
+                "reduce": text_chain(REDUCE_SUMMARY_PROMPT.partial(length=length), self.llm).with_config(
+                    run_name="combine_summaries"
+                ),
             }
 
     def prepare(self, value: Any) -> str:
@@ -190,8 +192,7 @@ class SummarizeDocument(StagedChain):
             else:
                 docs[i].summary = cap_words(str(output).strip(), self.max_words)
         return [
-            d.error
-            or DocumentSummary(summary=d.summary, chunk_summaries=d.chunk_summaries, chunks=len(d.chunks)).model_dump()
+            d.error or DocumentSummary(summary=d.summary, chunk_summaries=d.chunk_summaries, chunks=len(d.chunks)).model_dump()
             for d in docs
         ]
 

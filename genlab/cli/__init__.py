@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 # Each module registers its commands on the one app; the order is the order in --help.
-from genlab.cli import chat, media, models, retrieval, story, ui  # noqa: F401  (registers commands)
+from genlab.cli import chat, media, models, retrieval, story, ui  # registers the commands
 from genlab.cli.app import _STATE, Interrupted, PipeClosed, app
 from genlab.errors import GenlabError, ModelUnavailableError, describe_validation_error
 from genlab.terminal import SafeTextStream, safe_text

@@ -29,9 +29,7 @@ def chat_command(
     max_new_tokens: MaxNewTokensOption = None,
     temperature: TemperatureOption = None,
     seed: TextSeedOption = None,
-    list_sessions: Annotated[
-        bool, typer.Option("--list", help="List the saved sessions (messages, last use) and exit.")
-    ] = False,
+    list_sessions: Annotated[bool, typer.Option("--list", help="List the saved sessions (messages, last use) and exit.")] = False,
     delete: Annotated[str | None, typer.Option("--delete", help="Delete the saved session NAME and exit.")] = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -212,6 +212,5 @@ def classify_command(
         print_json(result.model_dump())
         return
     width = max(len(label) for label in result.labels)
-    for label, score in zip(result.labels, result.scores):
+    for label, score in zip(result.labels, result.scores, strict=False):
         print(f"{label:<{width}}  {score:.3f}")
-

@@ -130,8 +130,7 @@ def announce_first_index(store: str) -> None:
 
     if not CourseIndex(store).exists():
         sys.stderr.write(
-            "genlab: indexing the course documents, once: about a minute on a laptop; "
-            "later questions reuse the index\n"
+            "genlab: indexing the course documents, once: about a minute on a laptop; later questions reuse the index\n"
         )
         sys.stderr.flush()
 
@@ -173,8 +172,12 @@ def ask_command(
     question: Annotated[str | None, typer.Argument(help="A question about the course, in your own words.")] = None,
     k: Annotated[int, typer.Option("--k", help="Passages to retrieve and cite, 1 to 50.")] = 4,
     store: StoreOption = None,
-    questions: Annotated[Path | None, typer.Option("--questions", help="A file with one question per line (JSON lines out with --json).")] = None,
-    llm: Annotated[bool, typer.Option("--llm", help="Answer with the configured chat model instead of extracting sentences.")] = False,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="A file with one question per line (JSON lines out with --json).")
+    ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Answer with the configured chat model instead of extracting sentences.")
+    ] = False,
     max_new_tokens: MaxNewTokensOption = None,
     temperature: TemperatureOption = None,
     seed: TextSeedOption = None,
@@ -232,4 +235,3 @@ def _read_questions(path: Path) -> list[str]:
     if not found:
         raise InvalidInputError(f"{path} has no question; write one question per line")
     return found
-

@@ -31,16 +31,18 @@ def story_command(
     ] = COURSE_STORY_EXAMPLE["magical_properties"],
     action: Annotated[str, typer.Option("--action", help="What the character decides to do.")] = COURSE_STORY_EXAMPLE["action"],
     outcome: Annotated[str, typer.Option("--outcome", help="How it ends.")] = COURSE_STORY_EXAMPLE["outcome"],
-    max_rewrites: Annotated[
-        int, typer.Option("--max-rewrites", help="Rewrites of a rejected story for children, 0 to 10.")
-    ] = 1,
+    max_rewrites: Annotated[int, typer.Option("--max-rewrites", help="Rewrites of a rejected story for children, 0 to 10.")] = 1,
     classifier: Annotated[
         bool, typer.Option("--classifier", help="Also ask the zero-shot classifier (GENLAB_ZERO_SHOT_MODEL).")
     ] = False,
     illustrate: Annotated[bool, typer.Option("--illustrate", help="Draw a picture for an approved story.")] = False,
     soundtrack: Annotated[bool, typer.Option("--soundtrack", help="Compose music for an approved story.")] = False,
-    width: Annotated[int | None, typer.Option("--width", help="Picture width in pixels: a multiple of 8 from 64 to 2048.")] = None,
-    height: Annotated[int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Picture width in pixels: a multiple of 8 from 64 to 2048.")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")
+    ] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
     seed: Annotated[

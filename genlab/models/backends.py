@@ -188,7 +188,13 @@ def _ollama_arguments(spec: ModelSpec, settings: Settings, generation: dict[str,
         "base_url": spec.base_url,
         "client_kwargs": {"timeout": settings.request_timeout},
     }
-    names = {"max_new_tokens": "num_predict", "top_p": "top_p", "top_k": "top_k", "repetition_penalty": "repeat_penalty", "seed": "seed"}
+    names = {
+        "max_new_tokens": "num_predict",
+        "top_p": "top_p",
+        "top_k": "top_k",
+        "repetition_penalty": "repeat_penalty",
+        "seed": "seed",
+    }
     arguments.update({theirs: generation[ours] for ours, theirs in names.items() if ours in generation})
     if _greedy(generation):
         arguments["temperature"] = 0.0
@@ -236,7 +242,9 @@ def _server_chat_model(spec: ModelSpec, settings: Settings, generation: dict[str
         raise _missing_client(spec, f"langchain-{spec.provider}", exc) from exc
     except ValueError as exc:  # an unknown provider
         raise ModelUnavailableError(
-            spec.role, spec.display, f"unknown model provider {spec.provider!r} ({exc})",
+            spec.role,
+            spec.display,
+            f"unknown model provider {spec.provider!r} ({exc})",
             fixes="use a hub id or folder, openai:NAME, ollama:NAME, or a provider LangChain's init_chat_model knows",
         ) from exc
 

@@ -188,8 +188,7 @@ class LocalLLM(HuggingFacePipeline):
         unknown = sorted(set(overrides) - set(CALL_KEYS))
         if unknown:
             raise InvalidInputError(
-                f"unknown argument(s) {', '.join(map(repr, unknown))} for a local LLM call; "
-                f"allowed: stop, {', '.join(CALL_KEYS)}"
+                f"unknown argument(s) {', '.join(map(repr, unknown))} for a local LLM call; allowed: stop, {', '.join(CALL_KEYS)}"
             )
         overrides = dict(overrides)
         batch_size = overrides.pop("batch_size", None) or self.batch_size

@@ -162,7 +162,9 @@ class ModelRuntime:
             ) from exc
         except SafetensorError as exc:
             raise ModelUnavailableError(
-                role, source, f"its weight files are damaged ({_first_line(exc)})",
+                role,
+                source,
+                f"its weight files are damaged ({_first_line(exc)})",
                 fixes="download the model again or point the setting at another folder",
             ) from exc
         info = LoadedModel(

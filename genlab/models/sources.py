@@ -128,8 +128,7 @@ def check_remote_code(role: str, source: str, trust_remote_code: bool) -> None:
     raise ModelUnavailableError(
         role,
         source,
-        f"it runs its own Python code to load (model_type {config.get('model_type')!r} with auto_map), "
-        "and remote code is off",
+        f"it runs its own Python code to load (model_type {config.get('model_type')!r} with auto_map), and remote code is off",
         fixes="only if you trust its authors, allow it with GENLAB_TRUST_REMOTE_CODE=1 or --trust-remote-code "
         f"(a genlab.toml in the current folder cannot); otherwise set GENLAB_{role.upper()}_MODEL to another model",
     )

@@ -87,8 +87,13 @@ def role_statuses(settings: Settings | None = None, *, timeout: float = SERVER_T
         if not Path(source).is_dir():  # a hub id that is not cached yet
             rows.append(
                 RoleStatus(
-                    role=role, model=model, backend="local", where=model, available=False,
-                    detail="not in the Hugging Face cache; downloads on first use", fix=f"genlab models --download {role}",
+                    role=role,
+                    model=model,
+                    backend="local",
+                    where=model,
+                    available=False,
+                    detail="not in the Hugging Face cache; downloads on first use",
+                    fix=f"genlab models --download {role}",
                 )
             )
         else:
@@ -107,7 +112,11 @@ def _server_status(
 ) -> RoleStatus:
     if not base_url:
         return RoleStatus(
-            role=role, model=model, backend=provider, where="the provider's default URL", available=True,
+            role=role,
+            model=model,
+            backend=provider,
+            where="the provider's default URL",
+            available=True,
             detail="not checked (no base URL set)",
         )
     url = _probe_url(provider, base_url)
@@ -120,8 +129,13 @@ def _server_status(
         )
     setting = f"GENLAB_{provider.upper()}_BASE_URL"
     return RoleStatus(
-        role=role, model=model, backend=provider, where=base_url, available=False,
-        detail=f"server down: {url}: {problem}", fix=f"start the server at {base_url}, or set {setting} to where it runs",
+        role=role,
+        model=model,
+        backend=provider,
+        where=base_url,
+        available=False,
+        detail=f"server down: {url}: {problem}",
+        fix=f"start the server at {base_url}, or set {setting} to where it runs",
     )
 
 
@@ -138,7 +152,11 @@ def reranker_status() -> RoleStatus:
         folder = str(Path(model).expanduser())
         return RoleStatus(role="reranker", model=model, backend="local", where=folder, available=True, detail="cross-encoder")
     return RoleStatus(
-        role="reranker", model=model, backend="local", where=model, available=False,
+        role="reranker",
+        model=model,
+        backend="local",
+        where=model,
+        available=False,
         detail="not a folder here; a hub id downloads on first use",
     )
 

@@ -26,9 +26,7 @@ _PROBE_TOOL = {
 
 
 def _probe_messages(calls: int) -> list[dict[str, Any]]:
-    tool_calls = [
-        {"id": f"call_{i}", "type": "function", "function": {"name": "probe", "arguments": {}}} for i in range(calls)
-    ]
+    tool_calls = [{"id": f"call_{i}", "type": "function", "function": {"name": "probe", "arguments": {}}} for i in range(calls)]
     results = [{"role": "tool", "content": "ok", "name": "probe", "tool_call_id": f"call_{i}"} for i in range(calls)]
     return [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": tool_calls}, *results]
 

@@ -36,7 +36,15 @@ from genlab.retrieval.stores import STORES, check_store, open_store
 from genlab.retrieval.stores.records import FORMAT, Manifest, NewVersion
 
 __all__ = [
-    "FORMAT", "STORES", "CourseIndex", "IndexReport", "IndexVersion", "Progress", "check_store", "chunk_sentences", "embed_texts",
+    "FORMAT",
+    "STORES",
+    "CourseIndex",
+    "IndexReport",
+    "IndexVersion",
+    "Progress",
+    "check_store",
+    "chunk_sentences",
+    "embed_texts",
 ]
 
 logger = logging.getLogger(__name__)

@@ -294,9 +294,7 @@ def qa_prompt() -> Any:
     """The chat prompt of the ``llm`` mode (works with LLMs too: it renders to a string)."""
     from langchain_core.prompts import ChatPromptTemplate
 
-    return ChatPromptTemplate.from_messages(
-        [("system", SYSTEM_PROMPT), ("human", "{context}\n\nQuestion: {question}")]
-    )
+    return ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", "{context}\n\nQuestion: {question}")])
 
 
 _TOOL_CALL_TEXT = re.compile(r"^\s*(<tool_call>|<\|python_tag\|>|\[?\s*\{\s*\"(name|function|tool|tool_calls)\"\s*:)", re.S)

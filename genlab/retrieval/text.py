@@ -67,7 +67,9 @@ def tokenize(text: str) -> list[str]:
 
 # --- cleaning -----------------------------------------------------------------------------
 
-_HTML_BLOCK = re.compile(r"<(img|div|br|hr|p|span|a|u|b|i|em|strong|sup|sub|center)\b[^>]*>|</(div|p|span|a|u|b|i|em|strong|sup|sub|center)>", re.I)
+_HTML_BLOCK = re.compile(
+    r"<(img|div|br|hr|p|span|a|u|b|i|em|strong|sup|sub|center)\b[^>]*>|</(div|p|span|a|u|b|i|em|strong|sup|sub|center)>", re.I
+)
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
 _EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(?=\S)(.+?)(?<=\S)\1")
@@ -119,7 +121,25 @@ def clean_heading(text: str) -> str:
 # --- sentences ----------------------------------------------------------------------------
 
 # Abbreviations after which a period does not end a sentence.
-_ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "et al", "fig", "figs", "no", "approx", "cf", "dr", "mr", "ms", "mrs", "st", "inc", "ltd")
+_ABBREVIATIONS = (
+    "e.g",
+    "i.e",
+    "etc",
+    "vs",
+    "et al",
+    "fig",
+    "figs",
+    "no",
+    "approx",
+    "cf",
+    "dr",
+    "mr",
+    "ms",
+    "mrs",
+    "st",
+    "inc",
+    "ltd",
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 

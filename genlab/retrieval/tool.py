@@ -17,7 +17,9 @@ SNIPPET_CHARS = 600
 class SearchCourseInput(BaseModel):
     """Arguments of ``search_course``."""
 
-    query: str = Field(min_length=1, max_length=2000, pattern=NOT_BLANK, description="What to look up in the course notes, in plain words.")
+    query: str = Field(
+        min_length=1, max_length=2000, pattern=NOT_BLANK, description="What to look up in the course notes, in plain words."
+    )
     k: int = Field(default=4, ge=1, le=10, description="How many passages to return, 1 to 10.")
 
 

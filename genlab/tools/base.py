@@ -97,9 +97,7 @@ def check_text_size(value: str) -> str:
 
     limit = get_settings().max_input_chars
     if len(value) > limit:
-        raise ValueError(
-            f"text has {len(value):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)"
-        )
+        raise ValueError(f"text has {len(value):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
     return value
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from genlab.errors import GenerationCancelled
-from genlab.tools.base import NOT_BLANK, MAX_PROMPT_CHARS, GenlabTool, ProgressCallback, require_text, validate_input
+from genlab.tools.base import MAX_PROMPT_CHARS, NOT_BLANK, GenlabTool, ProgressCallback, require_text, validate_input
 from genlab.tools.files import ensure_output_dir, output_batch
 
 SEED_MAX = 2**32 - 1
@@ -38,8 +38,12 @@ class ImageInput(BaseModel):
     negative_prompt: str = Field(
         default="", max_length=MAX_PROMPT_CHARS, description="What to keep out of the image, e.g. 'blurry, text'."
     )
-    width: int = Field(default=512, ge=64, le=2048, multiple_of=8, description="Width in pixels: a multiple of 8 from 64 to 2048.")
-    height: int = Field(default=512, ge=64, le=2048, multiple_of=8, description="Height in pixels: a multiple of 8 from 64 to 2048.")
+    width: int = Field(
+        default=512, ge=64, le=2048, multiple_of=8, description="Width in pixels: a multiple of 8 from 64 to 2048."
+    )
+    height: int = Field(
+        default=512, ge=64, le=2048, multiple_of=8, description="Height in pixels: a multiple of 8 from 64 to 2048."
+    )
     steps: int = Field(default=25, ge=1, le=200, description="Denoising steps from 1 to 200; more is slower and finer.")
     guidance_scale: float = Field(
         default=7.5, ge=0.0, le=30.0, description="How closely to follow the prompt, from 0 to 30 (7.5 is typical)."
@@ -168,7 +172,7 @@ def generate_images(
             pictures.append(pipe(**kwargs).images[0])
     files = []
     with output_batch(out_dir) as batch:
-        for picture, image_seed in zip(pictures, seeds):
+        for picture, image_seed in zip(pictures, seeds, strict=False):
             pending = batch.reserve(request.prompt, ".png")
             info = _png_text(request, image_seed, model_id)
             with pending.open() as handle:
@@ -177,8 +181,11 @@ def generate_images(
                 ImageFile(path=pending.path, width=picture.width, height=picture.height, seed=image_seed, steps=request.steps)
             )
     return ImageResult(
-        images=files, model=model_id, prompt=request.prompt,
-        negative_prompt=request.negative_prompt, guidance_scale=request.guidance_scale,
+        images=files,
+        model=model_id,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        guidance_scale=request.guidance_scale,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field, field_validator
 
-from genlab.tools.base import NOT_BLANK, MAX_PROMPT_CHARS, GenlabTool, ProgressCallback, require_text, validate_input
+from genlab.tools.base import MAX_PROMPT_CHARS, NOT_BLANK, GenlabTool, ProgressCallback, require_text, validate_input
 from genlab.tools.files import ensure_output_dir, output_batch
 
 SEED_MAX = 2**32 - 1
@@ -36,9 +36,7 @@ class MusicInput(BaseModel):
         description="The music to make: genre, instruments, mood, tempo (e.g. 'calm lo-fi piano, 80 bpm').",
         pattern=NOT_BLANK,
     )
-    duration_s: float = Field(
-        default=8.0, gt=0.0, le=MAX_DURATION_S, description="Length in seconds: more than 0, at most 60."
-    )
+    duration_s: float = Field(default=8.0, gt=0.0, le=MAX_DURATION_S, description="Length in seconds: more than 0, at most 60.")
     seed: int | None = Field(
         default=None, ge=0, le=SEED_MAX, description="Random seed from 0 to 4294967295; the same seed gives the same clip."
     )

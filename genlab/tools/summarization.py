@@ -212,7 +212,11 @@ class _ServerSummarizer(_InstructSummarizer):
 
     def prompt(self, text: str, final: bool, max_words: int | None) -> str:
         if final:
-            ask = f"Summarize the following text in at most {max_words} words." if max_words else "Summarize the following text concisely."
+            ask = (
+                f"Summarize the following text in at most {max_words} words."
+                if max_words
+                else "Summarize the following text concisely."
+            )
         else:
             ask = "Summarize this part of a longer text concisely, keeping its key facts."
         return f"{ask}\n\n{text}"
@@ -229,7 +233,9 @@ class _ServerSummarizer(_InstructSummarizer):
 def _too_small(pipe: Any, limit: int) -> Exception:
     source = str(getattr(pipe.model, "name_or_path", "") or "the configured model")
     return ModelUnavailableError(
-        "summary", source, f"it reads only {limit} tokens at once, too few to summarize with",
+        "summary",
+        source,
+        f"it reads only {limit} tokens at once, too few to summarize with",
         want="a seq2seq model such as google-t5/t5-small or an instruct model",
     )
 
@@ -303,7 +309,9 @@ def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
                 pending.insert(0, (chunk, max(1, size * 3 // 4)))
             else:
                 raise ModelUnavailableError(
-                    "summary", _model_name(summarizer), "it cannot read even one word of the text at once",
+                    "summary",
+                    _model_name(summarizer),
+                    "it cannot read even one word of the text at once",
                     fixes="set GENLAB_SUMMARY_MODEL to a model with a longer context",
                 )
     return chunks

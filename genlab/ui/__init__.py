@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from genlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from genlab.ui.app import build_app, serve  # noqa: F401
+    from genlab.ui.app import build_app, serve
 
 _LAZY = {"build_app": "genlab.ui.app", "serve": "genlab.ui.app"}
 

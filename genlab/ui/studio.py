@@ -71,7 +71,11 @@ def image(
 
 
 @shows_errors
-def music(prompt: str, duration_s: float | None, seed: float | None, progress: Any = gr.Progress()  # noqa: B008
+def music(
+    prompt: str,
+    duration_s: float | None,
+    seed: float | None,
+    progress: Any = gr.Progress(),  # noqa: B008
 ) -> tuple[str, dict[str, Any]]:
     """Compose a clip (``/music``); returns the WAV's path and what it was made with."""
     from genlab.tools.music import compose_music

@@ -187,8 +187,14 @@ class ChromaServerStore(IndexStore):
         matrix = np.asarray([vector for _, _, vector in ordered], dtype="float32").reshape(len(ordered), width)
         sentence_vectors = check_matrix(matrix, len(sentences), manifest.width, "sentence vectors")
         version = IndexVersion(
-            self.kind, name, manifest.model_dump(), chunks, vectors=None,  # type: ignore[arg-type]
-            sentences=sentences, sentence_vectors=sentence_vectors, keyword=self._keyword(name, manifest.keyword, chunks),
+            self.kind,
+            name,
+            manifest.model_dump(),
+            chunks,
+            vectors=None,  # type: ignore[arg-type]
+            sentences=sentences,
+            sentence_vectors=sentence_vectors,
+            keyword=self._keyword(name, manifest.keyword, chunks),
         )
         wrapper = Chroma(client=self.client(), collection_name=chunks_name, create_collection_if_not_exists=False)
         version.vectors = ServerVectors(self, wrapper, chunk_collection, {c.id: i for i, c in enumerate(chunks)})

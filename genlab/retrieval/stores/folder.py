@@ -157,8 +157,15 @@ class FolderStore(IndexStore):
         else:  # made with another tokenizer: rebuilt here, in memory, until the next index run
             keyword = KeywordIndex.build([c.context_text for c in chunks])
         version = IndexVersion(
-            self.kind, name, manifest.model_dump(), chunks, vectors=None,  # type: ignore[arg-type]
-            sentences=sentences, sentence_vectors=sentence_vectors, keyword=keyword, folder=folder,
+            self.kind,
+            name,
+            manifest.model_dump(),
+            chunks,
+            vectors=None,  # type: ignore[arg-type]
+            sentences=sentences,
+            sentence_vectors=sentence_vectors,
+            keyword=keyword,
+            folder=folder,
         )
         version.vectors = self._open_vectors(folder, version)
         return version
