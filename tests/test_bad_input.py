@@ -5,7 +5,6 @@ Each row is (id, command line, environment, what the message must say). Files th
 to are made by the `workspace` fixture; `{tmp}` in an argument is replaced by its path.
 """
 
-
 from __future__ import annotations
 
 import os

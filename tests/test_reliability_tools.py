@@ -5,7 +5,6 @@ into true; a tool that does that does something the caller did not ask for. Ever
 refused before any model loads, as a ToolInputError (also an InvalidInputError).
 """
 
-
 from __future__ import annotations
 
 import pytest
