@@ -38,8 +38,10 @@ def load_reranker(model: str) -> Any:
                 _MODELS[model] = CrossEncoder(model, device="cpu" if get_settings().device == "cpu" else None)
             except (OSError, ValueError) as exc:
                 raise ModelUnavailableError(
-                    f"the reranker GENLAB_RERANKER_MODEL={model!r} cannot be loaded ({exc}); give a cross-encoder folder "
-                    "or cached hub id, or unset GENLAB_RERANKER_MODEL"
+                    "reranker",
+                    model,
+                    f"it cannot be loaded as a cross-encoder ({' '.join(str(exc).split())[:200]})",
+                    fixes="set GENLAB_RERANKER_MODEL to a cross-encoder folder or cached hub id, or unset it",
                 ) from exc
         return _MODELS[model]
 

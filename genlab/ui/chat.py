@@ -21,7 +21,8 @@ from typing import Any
 
 import gradio as gr
 
-from genlab.agents.session import TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd, format_args, shorten
+from genlab.agents.formatting import format_args, shorten
+from genlab.agents.session import TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
 from genlab.ui.errors import shows_errors
 
 #: File types a tool's result may name that the Chatbot shows inline.

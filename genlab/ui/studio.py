@@ -57,12 +57,12 @@ def image(
     result = generate_images(
         prompt or "",
         negative_prompt=negative_prompt or "",
-        width=width,
-        height=height,
-        steps=steps,
-        guidance_scale=guidance_scale,
-        seed=seed,
-        num_images=num_images,
+        width=_whole(width),
+        height=_whole(height),
+        steps=_whole(steps),
+        guidance_scale=float(guidance_scale) if guidance_scale is not None else 7.5,
+        seed=_whole(seed),
+        num_images=_whole(num_images),
         progress=_reporter(progress, "denoising", "steps"),
     )
     gallery = [(str(f.path), f"seed {f.seed}, {f.width}x{f.height}, {f.steps} steps") for f in result.images]
@@ -81,8 +81,17 @@ def music(
     from genlab.tools.music import compose_music
 
     report = _reporter(progress, "composing", "audio tokens")
-    result = compose_music(prompt or "", duration_s=duration_s, seed=seed, progress=report)
+    result = compose_music(prompt or "", duration_s=float(duration_s or 0), seed=_whole(seed), progress=report)
     return str(result.path), result.model_dump(mode="json")
+
+
+def _whole(value: float | None) -> Any:
+    """A widget's number as the tools take it: Gradio sliders and boxes send floats (``2.0``),
+    and the tools validate strictly (a float is not a step count). A fractional value is
+    passed on as it is, for the tool to refuse with its own message."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
 
 
 def _read_upload(file: str | None) -> str:
