@@ -142,11 +142,13 @@ def passage_candidates(text: str, source: int, subject: str) -> list[Candidate]:
         if label and len(label.group(1).split()) <= 6:
             name, rest = label.group(1).strip(), label.group(2).strip()
             first, *others = split_sentences(rest) or [rest]
+            # The index embedded the line's first sentence with its label: look it up so.
+            key = (split_sentences(line) or [line])[0]
             if _is_fragment(first):
                 made = f"{subject} — {name.lower()}: {first[0].lower() + first[1:] if first[1:2].islower() else first}"
-                out.append(Candidate(source, len(out), _sentence(made), line, subject, made=True))
+                out.append(Candidate(source, len(out), _sentence(made), key, subject, made=True))
             elif _usable(first):
-                out.append(Candidate(source, len(out), first, line if not others else first, subject))
+                out.append(Candidate(source, len(out), first, key, subject))
             for sentence in others:
                 if _usable(sentence):
                     out.append(Candidate(source, len(out), sentence, sentence, subject))

@@ -211,8 +211,10 @@ def extract(
                 found_vectors.append(known.get(c.key))
     if not candidates:
         return _declined(passages, needs)
+    # Embedded as the index splits them (a list item with its label), so that an answer is the
+    # same whether the index had the vector or not.
     missing = [i for i, vector in enumerate(found_vectors) if vector is None]
-    for i, vector in zip(missing, embed_texts([candidates[i].text for i in missing]), strict=True):
+    for i, vector in zip(missing, embed_texts([candidates[i].key for i in missing]), strict=True):
         found_vectors[i] = vector
     vectors = np.asarray(found_vectors, dtype="float32")
     relevance = vectors @ np.asarray(question_vector, dtype="float32")
