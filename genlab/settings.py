@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -336,6 +336,14 @@ def get_settings() -> Settings:
 
 
 get_settings.cache_clear = _process_settings.cache_clear  # type: ignore[attr-defined]
+
+
+class SettingsGetter(Protocol):
+    """:func:`get_settings` as typed: it carries the ``cache_clear`` set on it above."""
+
+    def __call__(self) -> Settings: ...
+
+    def cache_clear(self) -> None: ...
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import IO, Any
+from typing import Any, TextIO
 
 __all__ = ["SafeTextStream", "json_safe", "raw_stdout", "safe_text"]
 
@@ -70,7 +70,7 @@ class SafeTextStream:
     (colours, live updates) write to :func:`raw_stdout` and clean their text themselves.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.raw = stream
 
     def write(self, text: str) -> int:
@@ -85,7 +85,7 @@ class SafeTextStream:
         return getattr(self.raw, name)
 
 
-def raw_stdout() -> IO[str]:
+def raw_stdout() -> TextIO:
     """The stdout under a :class:`SafeTextStream`, for rich consoles that emit their own codes."""
     stream = sys.stdout
     return stream.raw if isinstance(stream, SafeTextStream) else stream

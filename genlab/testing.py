@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
@@ -125,7 +126,7 @@ class ScriptedChatModel(BaseChatModel):
             yield chunk
         if reply.tool_calls:
             tool_chunks = [
-                {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": i}
+                tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=i)
                 for i, call in enumerate(reply.tool_calls)
             ]
             chunk = ChatGenerationChunk(message=AIMessageChunk(content="", id=reply.id, tool_call_chunks=tool_chunks))

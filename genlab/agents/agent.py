@@ -196,7 +196,7 @@ def cancel_on_token(event: Any) -> Any:
     class CancelOnToken(BaseCallbackHandler):
         raise_error: bool = True  # an exception here must stop the model, not be logged
 
-        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kwargs: Any) -> None:
             if event.is_set():
                 raise TurnCancelled("the turn was cancelled")
 

@@ -10,7 +10,10 @@ when an answer in a turn that already used tools was cut at the model's token li
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from langchain_core.messages import ToolCall
 
 REPEATED_CALL_MESSAGE = (
     "I stopped: the model asked for {name} with the same arguments again after getting its result, "
@@ -19,7 +22,7 @@ REPEATED_CALL_MESSAGE = (
 RUNAWAY_MESSAGE = "I stopped: the model's answer ran to its length limit without finishing. What it wrote: {content}"
 
 
-def _key(call: dict[str, Any]) -> str:
+def _key(call: ToolCall) -> str:
     return json.dumps([call["name"], call.get("args", {})], sort_keys=True, default=str)
 
 
@@ -50,6 +53,6 @@ def repeat_guard() -> Any:
                 text = RUNAWAY_MESSAGE.format(content=" ".join(str(last.content).split())[:300])
             else:
                 return None
-            return {"messages": [RemoveMessage(id=last.id), AIMessage(content=text)], "jump_to": "end"}
+            return {"messages": [RemoveMessage(id=cast(str, last.id)), AIMessage(content=text)], "jump_to": "end"}
 
     return RepeatGuard()

@@ -314,7 +314,9 @@ def _terminal_reader() -> Callable[[], str]:
 
     # prompt_toolkit draws the input line with its own escape codes: it writes to the real
     # stdout, not the CLI's terminal-safe wrapper (which would strip them).
-    prompt = PromptSession(history=FileHistory(str(home / "chat_history")), output=create_output(stdout=raw_stdout()))
+    prompt: PromptSession[str] = PromptSession(
+        history=FileHistory(str(home / "chat_history")), output=create_output(stdout=raw_stdout())
+    )
     return lambda: prompt.prompt(PROMPT)
 
 

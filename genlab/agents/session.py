@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,7 @@ from genlab.errors import InvalidInputError
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
 
@@ -121,7 +122,7 @@ class ChatSession:
         self._worker: threading.Thread | None = None
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RunnableConfig:
         """The run config of the session's current thread."""
         return agent_config(self.thread_id, max_model_calls=self._max_model_calls)
 
@@ -250,7 +251,11 @@ class ChatSession:
         config["callbacks"] = [cancel_on_token(cancel)]
         # A cancelled turn is not broken off here: the agent's cancellation middleware ends
         # it at its next step, so every step it finished is saved and its history stays valid.
-        graph_stream = self.agent.stream({"messages": new_messages}, config, stream_mode=["messages", "updates"])
+        # With a list of modes the graph's generator yields (mode, data) pairs.
+        graph_stream = cast(
+            "Generator[tuple[str, Any], None, None]",
+            self.agent.stream({"messages": new_messages}, config, stream_mode=["messages", "updates"]),
+        )
         try:
             for mode, data in graph_stream:
                 if mode == "messages":

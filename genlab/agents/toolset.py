@@ -42,7 +42,15 @@ def default_tools(settings: Settings | None = None) -> list[BaseTool]:
     from genlab.retrieval import search_course
     from genlab.tools import classify_few_shot, classify_zero_shot, generate_image, generate_music, summarize
 
-    tools = [search_course, summarize, classify_zero_shot, classify_few_shot, write_story, generate_image, generate_music]
+    tools: list[BaseTool] = [
+        search_course,
+        summarize,
+        classify_zero_shot,
+        classify_few_shot,
+        write_story,
+        generate_image,
+        generate_music,
+    ]
     if settings is None:
         return tools  # the shared instances read the process settings when they run
     return [_configured(tool, settings) for tool in tools]

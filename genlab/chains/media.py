@@ -164,6 +164,8 @@ class StoryWithMedia(StoryThenModerate):
     def _draw(self, prompt: str) -> dict[str, Any]:
         from genlab.tools import generate_images
 
+        if self.image is None:
+            raise RuntimeError("the image stage runs only with image options")
         options = self.image.model_dump(exclude_none=True, exclude={"model"})
         result = generate_images(prompt, num_images=1, model=self.image.model, out_dir=self.output_dir, **options)
         return result.model_dump(mode="json")
@@ -171,6 +173,8 @@ class StoryWithMedia(StoryThenModerate):
     def _compose(self, prompt: str) -> dict[str, Any]:
         from genlab.tools import compose_music
 
+        if self.music is None:
+            raise RuntimeError("the music stage runs only with music options")
         options = self.music.model_dump(exclude_none=True, exclude={"model"})
         return compose_music(prompt, model=self.music.model, out_dir=self.output_dir, **options).tool_output()
 
@@ -180,7 +184,7 @@ def _check_options(image: ImageOptions | None, music: MusicOptions | None) -> No
     from genlab.tools.image import ImageInput
     from genlab.tools.music import MusicInput
 
-    checks = []
+    checks: list[tuple[type[BaseModel], dict[str, Any]]] = []
     if image is not None:
         checks.append((ImageInput, image.model_dump(exclude_none=True, exclude={"model"})))
     if music is not None:

@@ -74,7 +74,9 @@ class ZeroShotModerator(BaseModel):
 
             return RunnableLambda(classify, name="classify_zero_shot")
         if isinstance(self.classifier, Runnable):
-            request = RunnableLambda(lambda text: {"text": text, "labels": labels, "multi_label": False}, name="labels")
+            request: RunnableLambda[str, dict[str, Any]] = RunnableLambda(
+                lambda text: {"text": text, "labels": labels, "multi_label": False}, name="labels"
+            )
             return request | self.classifier
         function = self.classifier
         return RunnableLambda(lambda text: function(text, labels), name="classifier")

@@ -122,6 +122,12 @@ class StoryState:
         self.moderation: Moderation | None = None
         self.llm_answers: list[str] = []
 
+    def moderated(self) -> Moderation:
+        """The latest moderation; every state without an error has one once it was moderated."""
+        if self.moderation is None:
+            raise RuntimeError("the story has not been moderated yet")
+        return self.moderation
+
 
 class StoryThenModerate(StagedChain):
     """The story-then-moderate chain; build it with :func:`story_then_moderate`."""
@@ -175,7 +181,7 @@ class StoryThenModerate(StagedChain):
         pending = [i for i, s in enumerate(states) if s.error is None]
         for round_number in range(self.max_rewrites + 1):
             yield from self._moderate(states, pending)
-            rejected = [i for i in pending if states[i].error is None and not states[i].moderation.kid_friendly]
+            rejected = [i for i in pending if states[i].error is None and not states[i].moderated().kid_friendly]
             if round_number == self.max_rewrites or not rejected:
                 return []
             # A blank draft has nothing to rewrite: draft it again from the template.
@@ -186,7 +192,7 @@ class StoryThenModerate(StagedChain):
                 _take_stories([states[i] for i in redraft], outputs)
             if rewrite:
                 requests = [
-                    {**states[i].inputs.model_dump(), "story": states[i].story, "reasons": states[i].moderation.reasons}
+                    {**states[i].inputs.model_dump(), "story": states[i].story, "reasons": states[i].moderated().reasons}
                     for i in rewrite
                 ]
                 outputs = yield StageCall("rewrite", requests, rewrite)
@@ -223,8 +229,9 @@ class StoryThenModerate(StagedChain):
         for i in indices:
             state = states[i]
             if state.error is None:
+                moderation = state.moderated()
                 state.attempts.append(
-                    StoryAttempt(story=state.story, kid_friendly=state.moderation.kid_friendly, verdict=state.moderation.verdict)
+                    StoryAttempt(story=state.story, kid_friendly=moderation.kid_friendly, verdict=moderation.verdict)
                 )
         return []
 

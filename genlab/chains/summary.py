@@ -149,7 +149,7 @@ class SummarizeDocument(StagedChain):
                 doc.chunks = list(output)
         # A text that is one chunk is summarized once, as the final summary.
         owners = [i for i, d in enumerate(docs) if d.error is None for _ in d.chunks]
-        requests = [
+        requests: list[dict[str, Any]] = [
             {"text": chunk, "words": self.max_words if len(d.chunks) == 1 else self.chunk_words}
             for d in docs
             if d.error is None

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     handler = _show_warnings()
     stdout = sys.stdout
-    sys.stdout = SafeTextStream(stdout)  # type: ignore[assignment]  # every print is terminal-safe
+    sys.stdout = SafeTextStream(stdout)  # every print is terminal-safe
     try:
         try:
             result = app(args=args, prog_name="genlab", standalone_mode=False)

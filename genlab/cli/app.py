@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from typer.core import TyperGroup
@@ -96,9 +96,9 @@ def _root(
         raise typer.Exit(0)
     _configure_logs(debug)
     if trust_remote_code:
-        from genlab.settings import get_settings
+        from genlab.settings import SettingsGetter, get_settings
 
         # The environment is where an explicit choice of the user's lives; setting it here
         # makes every settings read of this process (and of the servers it starts) see it.
         os.environ["GENLAB_TRUST_REMOTE_CODE"] = "1"
-        get_settings.cache_clear()
+        cast(SettingsGetter, get_settings).cache_clear()

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModelInput
@@ -28,6 +28,7 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -52,6 +53,11 @@ logger = logging.getLogger(__name__)
 
 #: Bound keyword arguments that other providers take and a local model has no use for.
 _IGNORED_KWARGS = ("strict",)
+#: Generation settings reported to tracing, by their LangSmith names.
+_LS_SETTINGS: tuple[tuple[str, Literal["ls_max_tokens", "ls_temperature"]], ...] = (
+    ("max_new_tokens", "ls_max_tokens"),
+    ("temperature", "ls_temperature"),
+)
 #: Constructor arguments that configure the underlying :class:`LocalLLM`.
 _LLM_FIELDS = ("pipeline", "model", "model_id", "role", "stop", "batch_size", *GENERATION_KEYS)
 
@@ -302,7 +308,7 @@ class ChatLocalModel(BaseChatModel):
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "genlab"
         params["ls_model_name"] = str(self.model_id or "")
-        for key, name in (("max_new_tokens", "ls_max_tokens"), ("temperature", "ls_temperature")):
+        for key, name in _LS_SETTINGS:
             value = kwargs.get(key, getattr(self.llm, key, None))
             if value is not None:
                 params[name] = value
@@ -424,14 +430,14 @@ class ChatLocalModel(BaseChatModel):
         return metadata
 
     @staticmethod
-    def _usage(info: GenerationInfo | None) -> dict[str, int] | None:
+    def _usage(info: GenerationInfo | None) -> UsageMetadata | None:
         if info is None:
             return None
-        return {
-            "input_tokens": info.input_tokens,
-            "output_tokens": info.output_tokens,
-            "total_tokens": info.input_tokens + info.output_tokens,
-        }
+        return UsageMetadata(
+            input_tokens=info.input_tokens,
+            output_tokens=info.output_tokens,
+            total_tokens=info.input_tokens + info.output_tokens,
+        )
 
     def _answer(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -106,7 +106,9 @@ def fetch(plan: list[Download], snapshot: Callable[..., str] | None = None) -> l
     if plan and constants.HF_HUB_OFFLINE:
         raise _offline_error(plan[0].model)
     if snapshot is None:
-        from huggingface_hub import snapshot_download as snapshot
+        from huggingface_hub import snapshot_download
+
+        snapshot = snapshot_download
     show_download_progress()
     for item in plan:
         try:

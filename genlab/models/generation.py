@@ -265,10 +265,11 @@ def _stop_criteria(
 
         criteria.append(StopSequences())
     if cancel is not None:
+        event = cancel  # narrowed to Event for the class below
 
         class Cancelled(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+                return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
 
         criteria.append(Cancelled())
     return StoppingCriteriaList(criteria) if criteria else None
@@ -352,7 +353,7 @@ class GenerationCall:
         kept = list(ids if ended is None else ids[:ended])
         text, stopped = cut_at_stop(self.decoder.decode(kept), self.stops)
         saw_eos = ended is not None and ids[ended] in self.eos
-        reason = "stop" if stopped or saw_eos or len(kept) < max_new_tokens else "length"
+        reason: Literal["stop", "length"] = "stop" if stopped or saw_eos or len(kept) < max_new_tokens else "length"
         info = GenerationInfo(finish_reason=reason, input_tokens=prompt_tokens, output_tokens=len(kept) + int(saw_eos))
         return Generated(text=self.decoder.shown(text), info=info)
 

@@ -131,7 +131,7 @@ def load_seq2seq(source: str, device: str, dtype: Any, trust_remote_code: bool) 
 
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)
-    return Seq2SeqPipeline(model=model, tokenizer=tokenizer, device=device)
+    return Seq2SeqPipeline(model=model, tokenizer=tokenizer, device=device)  # type: ignore[arg-type]  # transformers types tokenizer as PythonBackend only, device without str; both work
 
 
 def load_zero_shot(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:

@@ -8,9 +8,9 @@ truncation, calls ``generate`` and decodes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from transformers import Pipeline
+from transformers import GenerationMixin, Pipeline
 
 
 class Seq2SeqPipeline(Pipeline):
@@ -39,9 +39,11 @@ class Seq2SeqPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any], generate_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
         generate_kwargs = dict(generate_kwargs or {})
-        if "generation_config" not in generate_kwargs and getattr(self, "generation_config", None) is not None:
-            generate_kwargs["generation_config"] = self.generation_config
-        return {"output_ids": self.model.generate(**model_inputs, **generate_kwargs)}
+        config = getattr(self, "generation_config", None)
+        if "generation_config" not in generate_kwargs and config is not None:
+            generate_kwargs["generation_config"] = config
+        model = cast(GenerationMixin, self.model)  # a *ForSeq2SeqLM model: it generates
+        return {"output_ids": model.generate(**model_inputs, **generate_kwargs)}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> list[dict[str, str]]:
         texts = self.tokenizer.batch_decode(model_outputs["output_ids"], skip_special_tokens=True)

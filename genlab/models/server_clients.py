@@ -112,18 +112,21 @@ class _ServerModel:
         if not stops:
             return result
         if isinstance(result, ChatResult):
-            generations = []
+            generations: list[ChatGeneration] = []
             for g in result.generations:
                 if isinstance(g.message.content, str):
                     message = g.message.model_copy(update={"content": cut_at_stop(g.message.content, stops)})
                     g = ChatGeneration(message=message, generation_info=g.generation_info)
                 generations.append(g)
             return ChatResult(generations=generations, llm_output=result.llm_output)
-        generations = [
-            [Generation(text=cut_at_stop(g.text, stops), generation_info=g.generation_info) for g in row]
-            for row in result.generations
-        ]
-        return LLMResult(generations=generations, llm_output=result.llm_output, run=result.run)
+        return LLMResult(
+            generations=[
+                [Generation(text=cut_at_stop(g.text, stops), generation_info=g.generation_info) for g in row]
+                for row in result.generations
+            ],
+            llm_output=result.llm_output,
+            run=result.run,
+        )
 
     def _generate(self, data: Any, stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> Any:
         try:

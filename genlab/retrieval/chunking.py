@@ -114,9 +114,9 @@ def parse_blocks(text: str) -> list[_Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _FENCE.match(line):
+        if opening := _FENCE.match(line):
             flush()
-            fence = _FENCE.match(line).group(1)
+            fence = opening.group(1)
             code = [line]
             i += 1
             while i < len(lines):
@@ -168,7 +168,8 @@ def _split_long(text: str) -> list[str]:
     """Split a paragraph longer than MAX_WORDS at sentence ends (never inside a sentence)."""
     if _words(text) <= MAX_WORDS:
         return [text]
-    parts, current = [], []
+    parts: list[str] = []
+    current: list[str] = []
     for sentence in split_sentences(" ".join(text.split())):
         if current and len(" ".join(current + [sentence]).split()) > TARGET_WORDS:
             parts.append(" ".join(current))

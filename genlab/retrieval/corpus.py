@@ -99,7 +99,7 @@ def read_pdf(data: bytes, source: str) -> list[tuple[int | None, str]]:
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         logger.warning("%s is not a readable PDF (%s); skipped", source, exc)
         return []
-    found = [(number, text) for number, text in pages if text.strip()]
+    found: list[tuple[int | None, str]] = [(number, text) for number, text in pages if text.strip()]
     if not found:
         logger.warning("%s has no text layer (a scanned PDF?); skipped, run OCR on it first", source)
     return found

@@ -106,6 +106,11 @@ def _chroma_errors() -> tuple[type[BaseException], ...]:
     return (module.ChromaError,) if module is not None else ()
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged index raises (chromadb's errors once it is imported)."""
+    return (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.DatabaseError, *_chroma_errors())
+
+
 def chunk_source(source: SourceFile, data: bytes) -> list[Chunk]:
     """The chunks of a file from its bytes (a PDF page by page, each chunk with its page)."""
     chunks: list[Chunk] = []
@@ -176,7 +181,7 @@ class CourseIndex:
             raise FileNotFoundError(f"no {self.store} index in {self.backend.location} yet")
         try:
             version = self.backend.read(name)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.DatabaseError, *_chroma_errors()) as exc:
+        except _read_errors() as exc:
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise IndexCorruptError(
                 f"the {self.store} index in {self.backend.location} is damaged ({reason}); "

@@ -18,7 +18,7 @@ Citations ``[n]`` refer to ``sources[n-1]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,7 +281,7 @@ def _escape(text: str, attribute: bool = False) -> str:
     return text.replace('"', "&quot;") if attribute else text
 
 
-def context_block(passages: list[Passage] | list[Hit]) -> str:
+def context_block(passages: Sequence[Passage | Hit]) -> str:
     """The retrieved passages, numbered and fenced as data."""
     parts = []
     for number, item in enumerate(passages, start=1):

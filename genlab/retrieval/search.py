@@ -22,7 +22,7 @@ paraphrased question is about.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from genlab.errors import InvalidInputError
 from genlab.retrieval.index import CourseIndex, IndexVersion, Progress, embed_texts
@@ -63,7 +63,7 @@ def check_k(k: int) -> int:
     return k
 
 
-def check_fusion(fusion: str) -> str:
+def check_fusion(fusion: str) -> Fusion:
     """Return ``fusion`` if it names a fusion of dense and BM25 rankings.
 
     Raises:
@@ -71,7 +71,7 @@ def check_fusion(fusion: str) -> str:
     """
     if fusion not in FUSIONS:
         raise InvalidInputError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
-    return fusion
+    return cast(Fusion, fusion)
 
 
 def _scaled(results: list[tuple[int, float]]) -> dict[int, float]:

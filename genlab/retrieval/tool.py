@@ -6,6 +6,8 @@ errors reach the agent the same way: one line naming the field and what it accep
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from genlab.retrieval.text import clean_markdown
@@ -36,7 +38,10 @@ class SearchCourseTool(GenlabTool):
     store: str | None = None
     """``faiss`` or ``chroma``; defaults to the ``GENLAB_STORE`` setting."""
 
-    def _execute(self, query: str, k: int = 4, **_: object) -> str:
+    def _execute(self, **kwargs: Any) -> str:
+        return self._search(**kwargs)
+
+    def _search(self, query: str, k: int = 4, **_: object) -> str:
         from genlab.retrieval.search import get_searcher
         from genlab.settings import get_settings
 

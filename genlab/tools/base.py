@@ -8,7 +8,7 @@ Python functions behind the tools validate with it too, before any model is load
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
@@ -154,7 +154,7 @@ class GenlabTool(BaseTool):
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         if args:  # a plain string input fills the first field of the schema
             schema = self.args_schema
-            first = next(iter(schema.model_fields)) if isinstance(schema, type) else "text"
+            first = next(iter(cast("type[BaseModel]", schema).model_fields)) if isinstance(schema, type) else "text"
             kwargs[first] = args[0]
         with use_settings(self.settings):
             return self._execute(**kwargs)

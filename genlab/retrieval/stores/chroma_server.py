@@ -242,12 +242,12 @@ class ChromaServerStore(IndexStore):
                         metadatas=[{**c.metadata(), "row": start + i} for i, c in enumerate(part)],
                     )
                 for start in range(0, len(version.sentences), step):
-                    part = version.sentences[start : start + step]
+                    owned = version.sentences[start : start + step]
                     sentences.add(
-                        ids=[f"s{start + i}" for i in range(len(part))],
+                        ids=[f"s{start + i}" for i in range(len(owned))],
                         embeddings=version.sentence_matrix[start : start + step].tolist(),
-                        documents=[text for _, text in part],
-                        metadatas=[{"owner": owner, "row": start + i} for i, (owner, _) in enumerate(part)],
+                        documents=[text for _, text in owned],
+                        metadatas=[{"owner": owner, "row": start + i} for i, (owner, _) in enumerate(owned)],
                     )
                 sentences.modify(name=final[1])
                 chunks.modify(name=final[0])
