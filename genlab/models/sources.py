@@ -116,8 +116,8 @@ def check_remote_code(role: str, source: str, trust_remote_code: bool) -> None:
     Raises:
         ModelUnavailableError: The model needs remote code and ``trust_remote_code`` is off.
     """
-    if trust_remote_code:
-        return
+    if trust_remote_code or is_gguf(source):
+        return  # a GGUF file holds weights and metadata only, no Python
     config = read_json(source, "config.json", role)
     if not config or not config.get("auto_map"):
         return
