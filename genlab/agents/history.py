@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from genlab.models.generation import DEFAULT_MAX_NEW_TOKENS
+
 #: Tokens left free beside the history for the rendering of roles and the chat template.
 TEMPLATE_MARGIN = 64
 #: History budget (approximate tokens) for models whose context genlab cannot read (servers).
@@ -107,7 +109,8 @@ def history_trimmer(max_tokens: int | None = None) -> Any:
                     schemas = json.dumps([convert_to_openai_tool(t) for t in request.tools])
                     fixed = [request.system_message or SystemMessage(""), SystemMessage(schemas)]
                     fixed_tokens = counter(fixed) if callable(counter) else 0
-                    reply = getattr(getattr(model, "llm", None), "max_new_tokens", 256)
+                    # A model without its own max_new_tokens gets the generation default.
+                    reply = getattr(getattr(model, "llm", None), "max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS
                     budget = context - reply - fixed_tokens - TEMPLATE_MARGIN
             messages = trim_history(list(request.messages), budget, counter)
             return request.override(messages=messages) if len(messages) != len(request.messages) else request

@@ -82,28 +82,10 @@ def _pipe_closed() -> None:
     raise SystemExit(141)
 
 
-def _warnings_as_lines() -> None:
-    """genlab's own warnings (a damaged index rebuilt, a file skipped) as "genlab: warning: ..." lines."""
-    import logging
-
-    class Lines(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            # sys.stderr looked up at each line: it may have been replaced since (tests, pipes).
-            sys.stderr.write(f"genlab: warning: {' '.join(record.getMessage().split())}\n")
-            sys.stderr.flush()
-
-    logger = logging.getLogger("genlab")
-    if not any(h.get_name() == "genlab-cli" for h in logger.handlers):
-        handler = Lines(logging.WARNING)
-        handler.set_name("genlab-cli")
-        logger.addHandler(handler)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; maps exceptions to the documented exit codes."""
     from pydantic import ValidationError
 
-    _warnings_as_lines()
     from typer.exceptions import Exit, TyperException
 
     args = sys.argv[1:] if argv is None else argv

@@ -37,12 +37,13 @@ def models_command(
         return
     from genlab.models.status import reranker_status, role_statuses
 
-    rows = [*role_statuses(), reranker_status()]
+    rows = role_statuses()
+    reranker = reranker_status()  # optional and off by default: shown apart from the roles
     down = [r for r in rows if r.backend != "local" and not r.available]
     if json_output:
-        print_json({"roles": [r.model_dump() for r in rows]})
+        print_json({"roles": [r.model_dump() for r in rows], "reranker": reranker.model_dump()})
     else:
-        _print_rows(rows)
+        _print_rows([*rows, reranker])
     if check and down:
         first = down[0]
         raise InvalidInputError(f"the {first.role} model's server does not answer at {first.where} ({first.detail})")
