@@ -288,7 +288,9 @@ def print_misses(rows: list[dict[str, str]], results: list[dict[str, Any]]) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--set", default="dev", choices=[*sorted(SETS), "blind"], help="the question set: dev (tuned on), heldout or blind")
+    parser.add_argument(
+        "--set", default="dev", choices=[*sorted(SETS), "blind"], help="the question set: dev (tuned on), heldout or blind"
+    )
     parser.add_argument("--stores", default="faiss,chroma", help="comma-separated: faiss,chroma")
     parser.add_argument("--misses", action="store_true", help="list the questions some method did not answer at rank 1")
     args = parser.parse_args()
