@@ -85,7 +85,6 @@ def _pipe_closed() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; maps exceptions to the documented exit codes."""
     from pydantic import ValidationError
-
     from typer.exceptions import Exit, TyperException
 
     args = sys.argv[1:] if argv is None else argv
