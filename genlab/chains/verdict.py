@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from genlab.chains.prompts import strip_thinking
+
 #: Longest part of an unreadable answer quoted back in the reason.
 QUOTE_CHARS = 80
 
-_THINK = re.compile(r"^\s*<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 _FENCE = re.compile(r"^```[\w+-]*[ \t]*\n?(?P<body>.*?)\n?[ \t]*```$", re.DOTALL)
 # Markdown and quoting noise in front of the answer word: "**Yes**", "> Yes", '"Yes"', "# No".
 _NOISE = re.compile(r"^[\s*_#>\"'`“”‘’]+")
@@ -109,7 +110,7 @@ def parse_verdict(text: str) -> ModeratorVerdict:
         The verdict; ``kid_friendly`` is True only for a clear, consistent yes.
     """
     raw = text if isinstance(text, str) else str(text)
-    body = _THINK.sub("", raw, count=1).strip()
+    body = strip_thinking(raw).strip()
     if not body:
         return _unreadable(raw, "the answer was empty")
     fence = _FENCE.match(body)
