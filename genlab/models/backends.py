@@ -145,8 +145,14 @@ def _stops(generation: dict[str, Any]) -> list[str] | None:
     return [stop] if isinstance(stop, str) else stop
 
 
-def _greedy(generation: dict[str, Any]) -> bool:
-    return generation.get("do_sample") is False or generation.get("temperature") == 0
+def _temperature(generation: dict[str, Any]) -> dict[str, float]:
+    """``{"temperature": ...}`` for a server client: 0 for greedy decoding (``temperature=0`` or
+    ``do_sample=False``), the given value otherwise, nothing when unset."""
+    if generation.get("do_sample") is False or generation.get("temperature") == 0:
+        return {"temperature": 0.0}
+    if "temperature" in generation:
+        return {"temperature": generation["temperature"]}
+    return {}
 
 
 def _openai_arguments(spec: ModelSpec, settings: Settings, generation: dict[str, Any]) -> dict[str, Any]:
@@ -168,10 +174,7 @@ def _openai_arguments(spec: ModelSpec, settings: Settings, generation: dict[str,
     }
     if "max_new_tokens" in generation:
         arguments["max_tokens"] = generation["max_new_tokens"]
-    if _greedy(generation):
-        arguments["temperature"] = 0.0
-    elif "temperature" in generation:
-        arguments["temperature"] = generation["temperature"]
+    arguments.update(_temperature(generation))
     for name in ("top_p", "seed"):
         if name in generation:
             arguments[name] = generation[name]
@@ -196,10 +199,7 @@ def _ollama_arguments(spec: ModelSpec, settings: Settings, generation: dict[str,
         "seed": "seed",
     }
     arguments.update({theirs: generation[ours] for ours, theirs in names.items() if ours in generation})
-    if _greedy(generation):
-        arguments["temperature"] = 0.0
-    elif "temperature" in generation:
-        arguments["temperature"] = generation["temperature"]
+    arguments.update(_temperature(generation))
     if _stops(generation):
         arguments["stop"] = _stops(generation)
     return arguments
@@ -211,25 +211,25 @@ def _missing_client(spec: ModelSpec, package: str, exc: ImportError) -> ModelUna
     )
 
 
+def _client_class(spec: ModelSpec, factory: str, package: str) -> Any:
+    """The genlab client class built by ``server_clients.<factory>()``; a missing package is one line."""
+    from genlab.models import server_clients
+
+    try:
+        return getattr(server_clients, factory)()
+    except ImportError as exc:
+        raise _missing_client(spec, package, exc) from exc
+
+
 def _server_chat_model(spec: ModelSpec, settings: Settings, generation: dict[str, Any]) -> BaseChatModel:
     if spec.provider == "openai":
-        try:
-            from genlab.models.server_clients import chat_openai_class
-
-            ChatOpenAI = chat_openai_class()
-        except ImportError as exc:
-            raise _missing_client(spec, "langchain-openai", exc) from exc
+        ChatOpenAI = _client_class(spec, "chat_openai_class", "langchain-openai")
         arguments = _openai_arguments(spec, settings, generation)
         if _stops(generation):
             arguments["stop"] = _stops(generation)
         return ChatOpenAI(genlab_spec=spec, **arguments)
     if spec.provider == "ollama":
-        try:
-            from genlab.models.server_clients import chat_ollama_class
-
-            ChatOllama = chat_ollama_class()
-        except ImportError as exc:
-            raise _missing_client(spec, "langchain-ollama", exc) from exc
+        ChatOllama = _client_class(spec, "chat_ollama_class", "langchain-ollama")
         return ChatOllama(genlab_spec=spec, **_ollama_arguments(spec, settings, generation))
     from langchain.chat_models import init_chat_model
 
@@ -254,21 +254,13 @@ def _portable_arguments(generation: dict[str, Any]) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
     if "max_new_tokens" in generation:
         arguments["max_tokens"] = generation["max_new_tokens"]
-    if _greedy(generation):
-        arguments["temperature"] = 0.0
-    elif "temperature" in generation:
-        arguments["temperature"] = generation["temperature"]
+    arguments.update(_temperature(generation))
     return arguments
 
 
 def _server_llm(spec: ModelSpec, settings: Settings, generation: dict[str, Any]) -> BaseLLM:
     if spec.provider == "openai":
-        try:
-            from genlab.models.server_clients import openai_llm_class
-
-            OpenAI = openai_llm_class()
-        except ImportError as exc:
-            raise _missing_client(spec, "langchain-openai", exc) from exc
+        OpenAI = _client_class(spec, "openai_llm_class", "langchain-openai")
         arguments = _openai_arguments(spec, settings, generation)
         arguments.setdefault("max_tokens", DEFAULT_MAX_NEW_TOKENS)
         if _stops(generation):
@@ -278,12 +270,7 @@ def _server_llm(spec: ModelSpec, settings: Settings, generation: dict[str, Any])
         # One string prompt per request (see genlab.models.server_clients).
         return OpenAI(genlab_spec=spec, streaming=True, batch_size=1, **arguments)
     if spec.provider == "ollama":
-        try:
-            from genlab.models.server_clients import ollama_llm_class
-
-            OllamaLLM = ollama_llm_class()
-        except ImportError as exc:
-            raise _missing_client(spec, "langchain-ollama", exc) from exc
+        OllamaLLM = _client_class(spec, "ollama_llm_class", "langchain-ollama")
         return OllamaLLM(genlab_spec=spec, **_ollama_arguments(spec, settings, generation))
     raise InvalidInputError(
         f"load_llm supports local, openai: and ollama: models; for {spec.display!r} use "
