@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import LLM
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -128,29 +129,44 @@ def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
         summarize_document(EchoSummarizer(), **kwargs)
 
 
-def test_default_reuses_the_summary_model(tiny_env, monkeypatch: pytest.MonkeyPatch) -> None:
+class StageInputs(BaseCallbackHandler):
+    """Records the input of every traced run named in ``names``: what each chain stage was given."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.calls: list[tuple[str, Any]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        if kwargs.get("name") in self.names:
+            self.calls.append((kwargs["name"], inputs))
+
+
+def test_default_reuses_the_summary_model(tiny_env) -> None:
     import genlab.tools as tools
     from genlab.models import get_runtime
 
-    calls: list[tuple[str, Any]] = []
-    real = tools.summarize_text
-
-    def spy(text: str, max_words: Any = None, **kwargs: Any) -> str:
-        calls.append((text, max_words))
-        return real(text, max_words, **kwargs)
-
-    monkeypatch.setattr(tools, "summarize_text", spy)
     # Words of the tiny T5's vocabulary (it reads 64 tokens): several chunks, each cut by the
     # tool's own token-counting splitter.
     text = " ".join(f"the cat is a story of the model and the image in the music number {i}." for i in range(12))
     chunks = tools.plan_chunks(text)
     assert len(chunks) > 1
-    result = summarize_document(chunk_words=5, max_words=8).invoke(text)
+    trace = StageInputs("summarize_chunk", "combine_summaries")
+    result = summarize_document(chunk_words=5, max_words=8).invoke(text, {"callbacks": [trace]})
     assert result["chunks"] == len(chunks) and len(result["chunk_summaries"]) == len(chunks)
     assert all(len(s.split()) <= 5 for s in result["chunk_summaries"])
     assert len(result["summary"].split()) <= 8
-    assert calls[: len(chunks)] == [(chunk, 5) for chunk in chunks]  # map: each chunk, untruncated
-    assert calls[-1] == ("\n\n".join(s for s in result["chunk_summaries"] if s), 8)  # reduce
+    # map: each chunk, untruncated, as the tool's own splitter cut it
+    assert [(name, ask["text"], ask["words"]) for name, ask in trace.calls[: len(chunks)]] == [
+        ("summarize_chunk", chunk, 5) for chunk in chunks
+    ]
+    # reduce: the chunk summaries, joined, for the final summary of at most 8 words
+    name, ask = trace.calls[-1]
+    assert (name, ask["text"], ask["words"], ask["final"]) == (
+        "combine_summaries",
+        "\n\n".join(s for s in result["chunk_summaries"] if s),
+        8,
+        True,
+    )
     assert get_runtime().is_loaded("summary")
 
 

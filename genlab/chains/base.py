@@ -9,18 +9,19 @@ takes effect on the next call; the model runtime keeps local weights loaded once
 **Staged chains.** A chain such as story -> moderate -> rewrite is a loop, which LCEL's
 operators cannot express, and running one input per thread (LangChain's default
 ``batch``) would call one shared local pipeline from several threads and give up tensor
-batching. A :class:`StagedChain` instead runs *stage by stage*: all first drafts in one
-``batch`` call of the story model, then all moderations in one call, then the rewrites of
-the rejected ones, and so on. Its steps are written once, as a generator that yields the
-stage calls it needs (:class:`StageCall`); a synchronous and an asynchronous driver run
-the same generator, so ``invoke``/``batch`` and ``ainvoke``/``abatch`` cannot drift apart.
-Each input keeps its own callbacks (one traced run per input) and its own failure.
+batching. A :class:`StagedChain` instead writes its work for one input as
+:mod:`genlab.steps` (a generator that asks for stage calls) and runs the steps of all the
+inputs of a batch in lockstep: all first drafts in one ``batch`` call of the story model,
+then all moderations in one call, then the rewrites of the rejected ones, and so on. The
+synchronous and the asynchronous driver share everything but the ``batch``/``abatch``
+call, so ``invoke``/``batch`` and ``ainvoke``/``abatch`` cannot drift apart. Each input
+keeps its own callbacks (one traced run per input) and its own failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar, NamedTuple
 
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
@@ -32,11 +33,12 @@ from langchain_core.runnables.config import (
     get_config_list,
     patch_config,
 )
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from genlab.errors import InvalidInputError
 from genlab.models.backends import GENERATIVE_ROLES
 from genlab.settings import Settings
+from genlab.steps import Ask, Steps, first_failure
 
 LLMLike = Any
 """A LangChain LLM or chat model (any ``BaseLanguageModel``), or any Runnable taking a prompt."""
@@ -126,46 +128,48 @@ def text_chain(prompt: BasePromptTemplate, llm: Runnable[Any, Any]) -> Runnable[
     return prompt | llm | StrOutputParser()
 
 
-class StageCall(NamedTuple):
-    """One step a :class:`StagedChain` asks its driver to run."""
+class Stage(NamedTuple):
+    """A stage of a :class:`StagedChain`: the Runnable that answers its asks."""
 
-    stage: str
-    """Name of the stage Runnable (see :meth:`StagedChain.stage`)."""
-    inputs: list[Any]
-    """The stage's inputs, run as one ``batch``."""
-    owners: list[int]
-    """For each input, the position of the chain input it belongs to (for its callbacks)."""
+    runnable: Runnable[Any, Any]
     sequential: bool = False
-    """Run one input at a time (for stages whose model must not run in two threads at once)."""
-
-
-Plan = Generator[StageCall, list[Any], list[Any]]
-"""A chain's steps: yields stage calls, receives each call's outputs (an exception in place
-of a failed output), returns one output (or exception) per prepared input."""
+    """Run one input at a time (a generator that keeps per-call state, or a model that must
+    not run in two threads at once)."""
 
 
 class StagedChain(RunnableSerializable[Any, Any]):
     """Base class of the chains that run stage by stage (see the module docstring).
 
-    Subclasses implement :meth:`prepare` (validate one input), :meth:`plan` (the steps,
-    for all prepared inputs at once) and :meth:`stage` (the Runnable behind a stage name).
+    Subclasses set :attr:`output_model` and implement :meth:`prepare` (validate one input),
+    :meth:`steps` (the work for one prepared input, as :mod:`genlab.steps`) and :meth:`stage`
+    (the stage behind a name). The output of each input is its result model as a plain dict.
     ``stream`` yields the final output once: these chains return a checked result, and
     streaming a draft before it is checked would show what the check may reject.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
+    output_model: ClassVar[type[BaseModel]]
+    """The model every output is an instance of (as a dict): the chain's output schema."""
+
     def prepare(self, value: Any) -> Any:
         """Validate one input; raise :class:`~genlab.errors.InvalidInputError` when it is bad."""
         return value
 
-    def plan(self, items: list[Any]) -> Plan:
-        """The chain's steps for ``items`` (prepared inputs); see :data:`Plan`."""
+    def steps(self, item: Any) -> Steps[BaseModel]:
+        """The work for one prepared input; returns an :attr:`output_model`."""
         raise NotImplementedError
 
-    def stage(self, name: str) -> Runnable[Any, Any]:
-        """Return the Runnable that runs stage ``name``."""
+    def stage(self, name: str) -> Stage:
+        """Return the stage called ``name``."""
         raise NotImplementedError
+
+    def output(self, result: BaseModel) -> dict[str, Any]:
+        """The output for one input, from the result its steps returned."""
+        return result.model_dump()
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return self.output_model
 
     # -- the Runnable interface -------------------------------------------------------------
 
@@ -194,12 +198,20 @@ class StagedChain(RunnableSerializable[Any, Any]):
             for value, c in zip(inputs, configs, strict=True)
         ]
         try:
-            outputs = self._run_sync(inputs, _child_configs(configs, runs))
+            lockstep = _Lockstep(self, inputs, _child_configs(configs, runs))
+            while lockstep.waiting:
+                for call in lockstep.calls():
+                    lockstep.deliver(call, call.stage.runnable.batch(call.inputs, call.configs, return_exceptions=True))
         except BaseException as exc:
             for run in runs:
                 run.on_chain_error(exc)
             raise
-        return _finish_runs(runs, outputs, return_exceptions)
+        for run, output in zip(runs, lockstep.results, strict=True):
+            if isinstance(output, Exception):
+                run.on_chain_error(output)
+            else:
+                run.on_chain_end(output)
+        return _raise_first(lockstep.results, return_exceptions)
 
     async def abatch(
         self,
@@ -220,77 +232,92 @@ class StagedChain(RunnableSerializable[Any, Any]):
             for value, c in zip(inputs, configs, strict=True)
         ]
         try:
-            outputs = await self._run_async(inputs, _child_configs(configs, runs))
+            lockstep = _Lockstep(self, inputs, _child_configs(configs, runs))
+            while lockstep.waiting:
+                for call in lockstep.calls():
+                    outputs = await call.stage.runnable.abatch(call.inputs, call.configs, return_exceptions=True)
+                    lockstep.deliver(call, outputs)
         except BaseException as exc:
             for run in runs:
                 await run.on_chain_error(exc)
             raise
-        for run, output in zip(runs, outputs, strict=True):
+        for run, output in zip(runs, lockstep.results, strict=True):
             await (run.on_chain_error(output) if isinstance(output, Exception) else run.on_chain_end(output))
-        return _raise_first(outputs, return_exceptions)
+        return _raise_first(lockstep.results, return_exceptions)
 
-    # -- drivers ----------------------------------------------------------------------------
 
-    def _start(self, inputs: list[Any]) -> tuple[list[Any], list[int], Plan]:
-        results: list[Any] = [None] * len(inputs)
-        positions: list[int] = []
-        items: list[Any] = []
+class _StageBatch(NamedTuple):
+    """The asks of one stage in one round, as a single ``batch`` call."""
+
+    stage: Stage
+    inputs: list[Any]
+    configs: list[RunnableConfig]
+    asks: list[tuple[int, int]]
+    """For each waiting input, its position in the chain's batch and how many inputs it asked for."""
+
+
+class _Lockstep:
+    """The steps of every input of one batch, advanced together, one round of stage calls at a time."""
+
+    def __init__(self, chain: StagedChain, inputs: list[Any], configs: list[RunnableConfig]) -> None:
+        self.chain = chain
+        self.configs = configs
+        self.results: list[Any] = [None] * len(inputs)
+        self.waiting: dict[int, tuple[Steps[BaseModel], Ask]] = {}
         for position, value in enumerate(inputs):
             try:
-                items.append(self.prepare(value))
-                positions.append(position)
+                item = chain.prepare(value)
             except Exception as exc:
-                results[position] = exc
-        return results, positions, self.plan(items)
+                self.results[position] = exc
+                continue
+            self._advance(position, chain.steps(item), None, None)
 
-    def _stage_configs(self, call: StageCall, configs: list[RunnableConfig], positions: list[int]) -> list[RunnableConfig]:
-        chosen = [configs[positions[owner]] for owner in call.owners]
-        if call.sequential:
-            chosen = [{**c, "max_concurrency": 1} for c in chosen]
-        return chosen
+    def calls(self) -> list[_StageBatch]:
+        """This round's calls: one per stage that some input is waiting for, in order of first ask."""
+        by_stage: dict[str, list[int]] = {}
+        for position, (_, ask) in self.waiting.items():
+            by_stage.setdefault(ask.stage, []).append(position)
+        calls = []
+        for name, positions in by_stage.items():
+            stage = self.chain.stage(name)
+            inputs: list[Any] = []
+            configs: list[RunnableConfig] = []
+            for position in positions:
+                ask = self.waiting[position][1]
+                inputs.extend(ask.inputs)
+                config = self.configs[position]
+                configs.extend([{**config, "max_concurrency": 1} if stage.sequential else config] * len(ask.inputs))
+            calls.append(_StageBatch(stage, inputs, configs, [(p, len(self.waiting[p][1].inputs)) for p in positions]))
+        return calls
 
-    def _run_sync(self, inputs: list[Any], config: list[RunnableConfig]) -> list[Any]:
-        results, positions, plan = self._start(inputs)
-        outputs: list[Any] | None = None
+    def deliver(self, call: _StageBatch, outputs: list[Any]) -> None:
+        """Give each input its own outputs of ``call`` (its first failure, raised in its steps)."""
+        start = 0
+        for position, count in call.asks:
+            mine, start = outputs[start : start + count], start + count
+            steps, ask = self.waiting.pop(position)
+            failure = first_failure(mine)
+            self._advance(position, steps, None if failure else ask.answer(mine), failure)
+
+    def _advance(self, position: int, steps: Steps[BaseModel], send: Any, failure: BaseException | None) -> None:
         while True:
             try:
-                call = next(plan) if outputs is None else plan.send(outputs)
+                ask = steps.throw(failure) if failure is not None else steps.send(send)
             except StopIteration as done:
-                return _merge(results, positions, done.value)
-            if not call.inputs:
-                outputs = []
-                continue
-            runnable = self.stage(call.stage)
-            outputs = runnable.batch(call.inputs, self._stage_configs(call, config, positions), return_exceptions=True)
-
-    async def _run_async(self, inputs: list[Any], config: list[RunnableConfig]) -> list[Any]:
-        results, positions, plan = self._start(inputs)
-        outputs: list[Any] | None = None
-        while True:
-            try:
-                call = next(plan) if outputs is None else plan.send(outputs)
-            except StopIteration as done:
-                return _merge(results, positions, done.value)
-            if not call.inputs:
-                outputs = []
-                continue
-            runnable = self.stage(call.stage)
-            configs = self._stage_configs(call, config, positions)
-            outputs = await runnable.abatch(call.inputs, configs, return_exceptions=True)
+                self.results[position] = self.chain.output(done.value)
+                return
+            except Exception as exc:
+                self.results[position] = exc
+                return
+            if ask.inputs:
+                self.waiting[position] = (steps, ask)
+                return
+            send, failure = ask.answer([]), None  # nothing to call: answer at once
 
 
 def _child_configs(configs: list[RunnableConfig], runs: list[Any]) -> list[RunnableConfig]:
     """Each input's stage calls run as children of that input's own traced run."""
     return [patch_config(c, callbacks=run.get_child()) for c, run in zip(configs, runs, strict=True)]
-
-
-def _finish_runs(runs: list[Any], outputs: list[Any], return_exceptions: bool) -> list[Any]:
-    for run, output in zip(runs, outputs, strict=True):
-        if isinstance(output, Exception):
-            run.on_chain_error(output)
-        else:
-            run.on_chain_end(output)
-    return _raise_first(outputs, return_exceptions)
 
 
 def _raise_first(outputs: list[Any], return_exceptions: bool) -> list[Any]:
@@ -300,9 +327,3 @@ def _raise_first(outputs: list[Any], return_exceptions: bool) -> list[Any]:
             if isinstance(output, Exception):
                 raise output
     return outputs
-
-
-def _merge(results: list[Any], positions: list[int], outputs: list[Any]) -> list[Any]:
-    for position, output in zip(positions, outputs, strict=True):
-        results[position] = output
-    return results

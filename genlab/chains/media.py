@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableLambda
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from genlab.chains.base import LLMLike, Plan, StageCall, resolve_llm, text_chain
+from genlab.chains.base import LLMLike, Stage, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike
 from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT, strip_thinking
-from genlab.chains.story import StoryInputs, StoryResult, StoryState, StoryThenModerate, story_then_moderate
+from genlab.chains.story import StoryInputs, StoryResult, StoryThenModerate, story_then_moderate
 from genlab.errors import InvalidInputError, describe_validation_error
+from genlab.steps import Ask, Steps
 
 #: Longest picture or music description kept from the LLM: CLIP and T5 text encoders read
 #: only the first few dozen tokens.
@@ -97,10 +98,16 @@ class StoryWithMediaResult(StoryResult):
     """Everything ``generate_music`` reported (seed, duration, model...)."""
 
 
+_IMAGE_FIELDS = {"image_prompt", "image_path", "image"}
+_MUSIC_FIELDS = {"music_prompt", "audio_path", "audio"}
+
+
 class StoryWithMedia(StoryThenModerate):
     """Story-then-moderate, then a picture and/or music for each approved story."""
 
     name: str | None = "story_with_media"
+    output_model: ClassVar[type[BaseModel]] = StoryWithMediaResult
+
     prompt_llm: Any = None
     """Writes the picture and music descriptions (the story LLM when None)."""
     image: ImageOptions | None = None
@@ -110,56 +117,40 @@ class StoryWithMedia(StoryThenModerate):
     output_dir: Path | None = None
     """Folder for the files; None uses GENLAB_OUTPUT_DIR."""
 
-    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
-        return StoryWithMediaResult
-
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
         describer = self.prompt_llm if self.prompt_llm is not None else self.story_llm
         if self.image is not None:
-            self._stages["image_prompt"] = text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture")
-            self._stages["image"] = RunnableLambda(self._draw, name="generate_image")
+            self._stages["image_prompt"] = Stage(text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture"))
+            self._stages["image"] = Stage(RunnableLambda(self._draw, name="generate_image"), sequential=True)
         if self.music is not None:
-            self._stages["music_prompt"] = text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music")
-            self._stages["music"] = RunnableLambda(self._compose, name="generate_music")
+            self._stages["music_prompt"] = Stage(text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music"))
+            self._stages["music"] = Stage(RunnableLambda(self._compose, name="generate_music"), sequential=True)
 
-    def plan(self, items: list[StoryInputs]) -> Plan:
-        states = [StoryState(inputs) for inputs in items]
-        yield from self.story_steps(states)
-        results: list[Any] = [state.error or self.result(state) for state in states]
-        approved = [i for i, r in enumerate(results) if isinstance(r, dict) and r["kid_friendly"]]
+    def steps(self, item: StoryInputs) -> Steps[StoryWithMediaResult]:
+        """The story steps; then, for an approved story, a picture and/or music for it."""
+        story = yield from super().steps(item)
+        result = StoryWithMediaResult.model_validate(story.model_dump())
+        if not result.kid_friendly:
+            return result
         if self.image is not None:
-            for result in results:
-                if isinstance(result, dict):
-                    result.update(image_prompt=None, image_path=None, image=None)
-            yield from self._media_steps(states, results, approved, "image", _image_fallback)
+            result.image_prompt = clean_media_prompt(
+                (yield Ask.one("image_prompt", {"story": result.story})), _image_fallback(item)
+            )
+            result.image = yield Ask.one("image", result.image_prompt)
+            result.image_path = result.image["images"][0]["path"]
         if self.music is not None:
-            for result in results:
-                if isinstance(result, dict):
-                    result.update(music_prompt=None, audio_path=None, audio=None)
-            still = [i for i in approved if isinstance(results[i], dict)]
-            yield from self._media_steps(states, results, still, "music", _music_fallback)
-        return results
+            result.music_prompt = clean_media_prompt(
+                (yield Ask.one("music_prompt", {"story": result.story})), _music_fallback(item)
+            )
+            result.audio = yield Ask.one("music", result.music_prompt)
+            result.audio_path = result.audio["path"]
+        return result
 
-    def _media_steps(self, states: list[StoryState], results: list[Any], indices: list[int], kind: str, fallback: Any) -> Plan:
-        stories = [{"story": results[i]["story"]} for i in indices]
-        outputs = yield StageCall(f"{kind}_prompt", stories, indices)
-        prompts: dict[int, str] = {}
-        for i, output in zip(indices, outputs, strict=True):
-            if isinstance(output, BaseException):
-                results[i] = output
-            else:
-                prompts[i] = clean_media_prompt(output, fallback(states[i].inputs))
-        asked = list(prompts)
-        outputs = yield StageCall(kind, [prompts[i] for i in asked], asked, sequential=True)
-        for i, output in zip(asked, outputs, strict=True):
-            if isinstance(output, BaseException):
-                results[i] = output
-            elif kind == "image":
-                results[i].update(image_prompt=prompts[i], image_path=output["images"][0]["path"], image=output)
-            else:
-                results[i].update(music_prompt=prompts[i], audio_path=output["path"], audio=output)
-        return []
+    def output(self, result: BaseModel) -> dict[str, Any]:
+        # The fields of a medium that was not asked for are left out, not reported as None.
+        unasked = (set() if self.image is not None else _IMAGE_FIELDS) | (set() if self.music is not None else _MUSIC_FIELDS)
+        return result.model_dump(exclude=unasked)
 
     def _draw(self, prompt: str) -> dict[str, Any]:
         from genlab.tools import generate_images

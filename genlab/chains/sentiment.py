@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from genlab.chains.base import LazyModel, LLMLike, resolve_llm
 from genlab.chains.prompts import SENTIMENT_PROMPT, SENTIMENT_STOP, strip_thinking
 from genlab.errors import InvalidInputError
+from genlab.tools.base import check_text_size
 
 #: The labels of the course's examples, lower-cased, and what an unreadable answer gives.
 SENTIMENTS = ("positive", "negative", "neutral")
@@ -55,12 +56,7 @@ def _review(value: Any) -> dict[str, str]:
     review = " ".join(re.sub(r"#{3,}", "#", value).split())
     if not review:
         raise InvalidInputError("the review is empty; give the text of a restaurant review")
-    from genlab.settings import get_settings
-
-    limit = get_settings().max_input_chars
-    if len(review) > limit:
-        raise InvalidInputError(f"the review has {len(review):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
-    return {"review": review}
+    return {"review": check_text_size(review, what="the review")}
 
 
 def few_shot_sentiment(llm: LLMLike | None = None) -> Runnable[Any, str]:

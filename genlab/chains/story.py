@@ -11,17 +11,18 @@ approved only when every moderator approved that exact text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from genlab.chains.base import LLMLike, Plan, StageCall, StagedChain, resolve_llm, text_chain
+from genlab.chains.base import LLMLike, Stage, StagedChain, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike, Moderation, ZeroShotModerator, as_moderator, combine, empty_story_moderation
 from genlab.chains.prompts import COURSE_STORY_EXAMPLE, MODERATION_PROMPT, REWRITE_PROMPT, STORY_PROMPT, STORY_VARIABLES
 from genlab.chains.verdict import ModeratorVerdict, parse_verdict
 from genlab.chains.verdict_scoring import moderation_stage
-from genlab.errors import InvalidInputError
+from genlab.errors import InvalidInputError, describe_validation_error
+from genlab.steps import Ask, Steps
 
 #: Longest value of one story variable: a phrase, not a document.
 MAX_VARIABLE_CHARS = 300
@@ -102,37 +103,14 @@ def parse_story_inputs(value: Any) -> StoryInputs:
     try:
         return StoryInputs.model_validate(dict(value))
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in error.get("loc", ())) or "input"
-            problems.append(f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
-        raise InvalidInputError(
-            "bad story variable: " + "; ".join(problems) + f" (each must be text of 1 to {MAX_VARIABLE_CHARS} characters)"
-        ) from None
-
-
-class StoryState:
-    """One input's progress through the plan: its variables, current story, attempts, failure."""
-
-    def __init__(self, inputs: StoryInputs) -> None:
-        self.inputs = inputs
-        self.story = ""
-        self.attempts: list[StoryAttempt] = []
-        self.error: BaseException | None = None
-        self.moderation: Moderation | None = None
-        self.llm_answers: list[str] = []
-
-    def moderated(self) -> Moderation:
-        """The latest moderation; every state without an error has one once it was moderated."""
-        if self.moderation is None:
-            raise RuntimeError("the story has not been moderated yet")
-        return self.moderation
+        raise InvalidInputError(f"bad story variable: {describe_validation_error(exc, StoryInputs)}") from None
 
 
 class StoryThenModerate(StagedChain):
     """The story-then-moderate chain; build it with :func:`story_then_moderate`."""
 
     name: str | None = "story_then_moderate"
+    output_model: ClassVar[type[BaseModel]] = StoryResult
 
     story_llm: Any
     """Writes and rewrites the stories."""
@@ -143,125 +121,74 @@ class StoryThenModerate(StagedChain):
     max_rewrites: int = Field(default=0, ge=0, le=MAX_REWRITES)
     """How many times a rejected story is sent back to be rewritten for children."""
 
-    _stages: dict[str, Runnable[Any, Any]] = PrivateAttr(default_factory=dict)
+    _stages: dict[str, Stage] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
         self._stages = {
-            "story": text_chain(STORY_PROMPT, self.story_llm).with_config(run_name="write_story"),
-            "rewrite": text_chain(REWRITE_PROMPT, self.story_llm).with_config(run_name="rewrite_story"),
-            "moderate": moderation_stage(MODERATION_PROMPT, self.moderator_llm).with_config(run_name="moderate_story"),
+            "story": Stage(text_chain(STORY_PROMPT, self.story_llm).with_config(run_name="write_story")),
+            "rewrite": Stage(text_chain(REWRITE_PROMPT, self.story_llm).with_config(run_name="rewrite_story")),
+            "moderate": Stage(moderation_stage(MODERATION_PROMPT, self.moderator_llm).with_config(run_name="moderate_story")),
         }
         if self.moderator is not None:
-            self._stages["classify"] = self.moderator.as_runnable().with_config(run_name="classify_story")
+            # One at a time: a local zero-shot pipeline is shared by the whole process.
+            self._stages["classify"] = Stage(self.moderator.as_runnable().with_config(run_name="classify_story"), sequential=True)
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         return StoryInputs
 
-    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
-        return StoryResult
-
     def prepare(self, value: Any) -> StoryInputs:
         return parse_story_inputs(value)
 
-    def stage(self, name: str) -> Runnable[Any, Any]:
+    def stage(self, name: str) -> Stage:
         return self._stages[name]
 
-    def plan(self, items: list[StoryInputs]) -> Plan:
-        states = [StoryState(inputs) for inputs in items]
-        yield from self.story_steps(states)
-        return [state.error or self.result(state) for state in states]
-
-    # The steps, reusable by chains that continue from the approved story (media.py).
-
-    def story_steps(self, states: list[StoryState]) -> Plan:
-        """Draft, moderate and rewrite every state's story; failures land in ``state.error``."""
-        outputs = yield StageCall("story", [s.inputs.model_dump() for s in states], list(range(len(states))))
-        _take_stories(states, outputs)
-        pending = [i for i, s in enumerate(states) if s.error is None]
+    def steps(self, item: StoryInputs) -> Steps[StoryResult]:
+        """Draft, moderate, and rewrite a rejected story up to ``max_rewrites`` times."""
+        story = str((yield Ask.one("story", item.model_dump()))).strip()
+        attempts: list[StoryAttempt] = []
+        answers: list[str] = []  # what the moderator LLM said each time, to spot one that cannot judge
         for round_number in range(self.max_rewrites + 1):
-            yield from self._moderate(states, pending)
-            rejected = [i for i in pending if states[i].error is None and not states[i].moderated().kid_friendly]
-            if round_number == self.max_rewrites or not rejected:
-                return []
-            # A blank draft has nothing to rewrite: draft it again from the template.
-            redraft = [i for i in rejected if not states[i].story]
-            rewrite = [i for i in rejected if states[i].story]
-            if redraft:
-                outputs = yield StageCall("story", [states[i].inputs.model_dump() for i in redraft], redraft)
-                _take_stories([states[i] for i in redraft], outputs)
-            if rewrite:
-                requests = [
-                    {**states[i].inputs.model_dump(), "story": states[i].story, "reasons": states[i].moderated().reasons}
-                    for i in rewrite
-                ]
-                outputs = yield StageCall("rewrite", requests, rewrite)
-                _take_stories([states[i] for i in rewrite], outputs)
-            pending = [i for i in rejected if states[i].error is None]
-        return []
+            moderation = yield from self._moderate(story, answers)
+            attempts.append(StoryAttempt(story=story, kid_friendly=moderation.kid_friendly, verdict=moderation.verdict))
+            if moderation.kid_friendly or round_number == self.max_rewrites:
+                break
+            if story:
+                request = {**item.model_dump(), "story": story, "reasons": moderation.reasons}
+                story = str((yield Ask.one("rewrite", request))).strip()
+            else:  # a blank draft has nothing to rewrite: draft it again from the template
+                story = str((yield Ask.one("story", item.model_dump()))).strip()
+        return self._result(attempts, answers)
 
-    def _moderate(self, states: list[StoryState], indices: list[int]) -> Plan:
-        """Ask every moderator about each state's current story and record the attempt."""
-        stories = [i for i in indices if states[i].story]
-        for i in indices:
-            if not states[i].story:
-                states[i].moderation = empty_story_moderation()
-        outputs = yield StageCall("moderate", [{"story": states[i].story} for i in stories], stories)
-        checks: dict[int, list[Any]] = {}
-        for i, answer in zip(stories, outputs, strict=True):
-            if isinstance(answer, BaseException):
-                states[i].error = answer
-            else:
-                verdict = answer if isinstance(answer, ModeratorVerdict) else parse_verdict(answer)
-                states[i].llm_answers.append(verdict.raw)
-                checks[i] = [verdict]
+    def _moderate(self, story: str, answers: list[str]) -> Steps[Moderation]:
+        """Ask every moderator about ``story``; a blank story is rejected without asking."""
+        if not story:
+            return empty_story_moderation()
+        answer = yield Ask.one("moderate", {"story": story})
+        verdict = answer if isinstance(answer, ModeratorVerdict) else parse_verdict(answer)
+        answers.append(verdict.raw)
+        verdicts = [verdict]
         if self.moderator is not None:
-            asked = [i for i in stories if i in checks]
-            outputs = yield StageCall("classify", [states[i].story for i in asked], asked, sequential=True)
-            for i, output in zip(asked, outputs, strict=True):
-                if isinstance(output, BaseException):
-                    states[i].error = output
-                    del checks[i]
-                else:
-                    checks[i].append(self.moderator.judge(output))
-        for i, verdicts in checks.items():
-            states[i].moderation = combine(verdicts)
-        for i in indices:
-            state = states[i]
-            if state.error is None:
-                moderation = state.moderated()
-                state.attempts.append(
-                    StoryAttempt(story=state.story, kid_friendly=moderation.kid_friendly, verdict=moderation.verdict)
-                )
-        return []
+            verdicts.append(self.moderator.judge((yield Ask.one("classify", story))))
+        return combine(verdicts)
 
-    def result(self, state: StoryState) -> dict[str, Any]:
-        """The output for one input: its last attempt, and all attempts.
+    def _result(self, attempts: list[StoryAttempt], answers: list[str]) -> StoryResult:
+        """The result for one input: its last attempt, and all attempts.
 
         When every attempt was rejected, the verdict says that the chain gave up and, when
         the moderator answered every version alike, that it may be unable to judge.
         """
-        last = state.attempts[-1]
+        last = attempts[-1]
         verdict = last.verdict
-        if not last.kid_friendly and len(state.attempts) > 1:
-            why = f"Gave up after {len(state.attempts)} versions (max_rewrites={self.max_rewrites}): every one was rejected."
-            answers = state.llm_answers
-            if len(answers) == len(state.attempts) and len(set(answers)) == 1:
+        if not last.kid_friendly and len(attempts) > 1:
+            why = f"Gave up after {len(attempts)} versions (max_rewrites={self.max_rewrites}): every one was rejected."
+            if len(answers) == len(attempts) and len(set(answers)) == 1:
                 why += (
                     f" The moderator gave the same answer to every version ({answers[0][:60]!r}), so it may be too small"
                     " to judge these stories: try a larger moderator model or add classifier=True."
                 )
             verdict = f"{why} {verdict}"
-        result = StoryResult(story=last.story, kid_friendly=last.kid_friendly, verdict=verdict, attempts=state.attempts)
-        return result.model_dump()
-
-
-def _take_stories(states: list[StoryState], outputs: list[Any]) -> None:
-    for state, output in zip(states, outputs, strict=True):
-        if isinstance(output, BaseException):
-            state.error = output
-        else:
-            state.story = str(output).strip()
+        return StoryResult(story=last.story, kid_friendly=last.kid_friendly, verdict=verdict, attempts=attempts)
 
 
 def story_then_moderate(

@@ -17,29 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, Field, PrivateAttr
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from genlab.chains.base import LLMLike, Plan, StageCall, StagedChain, resolve_llm, text_chain
+from genlab.chains.base import LLMLike, Stage, StagedChain, resolve_llm, text_chain
 from genlab.chains.prompts import MAP_SUMMARY_PROMPT, REDUCE_SUMMARY_PROMPT
 from genlab.errors import InvalidInputError, describe_validation_error
-from genlab.tools.summarization import cap_words
+from genlab.steps import Steps
+from genlab.tools.base import check_text_size
+from genlab.tools.map_reduce import DocumentSummary, map_reduce
+from genlab.tools.summarization import summarizer_for
 
-#: Rounds of grouping summaries (LLM path) before the final prompt is sent regardless.
-MAX_COLLAPSE_ROUNDS = 5
-
-
-class DocumentSummary(BaseModel):
-    """What :func:`summarize_document` returns (as a plain dict)."""
-
-    summary: str
-    """The summary of the whole document."""
-    chunk_summaries: list[str]
-    """The summary of each chunk, in document order (one item when the text fit in one call)."""
-    chunks: int
-    """How many chunks the document was split into."""
+__all__ = ["DocumentSummary", "SummarizeDocument", "read_document", "summarize_document"]
 
 
 def read_document(value: Any) -> str:
@@ -64,12 +56,7 @@ def read_document(value: Any) -> str:
         raise InvalidInputError(f"summarize_document takes a text or a Path, got {type(value).__name__}")
     if not text.strip():
         raise InvalidInputError("the document is empty; there is nothing to summarize")
-    from genlab.settings import get_settings
-
-    limit = get_settings().max_input_chars
-    if len(text) > limit:
-        raise InvalidInputError(f"the document has {len(text):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
-    return text
+    return check_text_size(text, what="the document")
 
 
 def _read_file(path: Path) -> str:
@@ -84,19 +71,12 @@ def _read_file(path: Path) -> str:
         raise InvalidInputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
 
 
-class _Doc:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.chunks: list[str] = []
-        self.chunk_summaries: list[str] = []
-        self.summary = ""
-        self.error: BaseException | None = None
-
-
 class SummarizeDocument(StagedChain):
     """The map-reduce document summary chain; build it with :func:`summarize_document`."""
 
     name: str | None = "summarize_document"
+    output_model: ClassVar[type[BaseModel]] = DocumentSummary
+
     llm: Any = None
     """The LLM or chat model; None for the summarize tool's model."""
     max_words: int | None = Field(default=None, ge=5, le=1000)
@@ -106,137 +86,74 @@ class SummarizeDocument(StagedChain):
     chunk_chars: int = Field(default=3000, ge=200, le=100_000)
     """Chunk size in characters (LLM path; the summary model's path counts its own tokens)."""
     chunk_overlap: int = Field(default=200, ge=0)
-    """Characters shared by neighbouring chunks (LLM path)."""
+    """Characters shared by neighbouring chunks of the document (LLM path)."""
 
-    _stages: dict[str, Runnable[Any, Any]] = PrivateAttr(default_factory=dict)
+    _stages: dict[str, Stage] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
         if self.llm is None:
+            # The local summary model runs one call at a time.
+            summarize = RunnableLambda(_summarize_with_the_summary_model)
             self._stages = {
-                "split": RunnableLambda(_plan_chunks, name="plan_chunks"),
-                "map": RunnableLambda(_summarize_chunk, name="summarize_chunk"),
-                "reduce": RunnableLambda(self._summarize_all, name="summarize"),
+                "map": Stage(summarize.with_config(run_name="summarize_chunk"), sequential=True),
+                "reduce": Stage(summarize.with_config(run_name="combine_summaries"), sequential=True),
             }
         else:
-            length = f" in at most {self.max_words} words" if self.max_words else ""
             self._stages = {
-                "split": RunnableLambda(self._split, name="split_text"),
-                "map": (RunnableLambda(_map_prompt_values) | text_chain(MAP_SUMMARY_PROMPT, self.llm)).with_config(
-                    run_name="summarize_chunk"
-                ),
-                "reduce": text_chain(REDUCE_SUMMARY_PROMPT.partial(length=length), self.llm).with_config(
-                    run_name="combine_summaries"
-                ),
+                "map": Stage(_prompted(MAP_SUMMARY_PROMPT, self.llm).with_config(run_name="summarize_chunk")),
+                "reduce": Stage(_prompted(REDUCE_SUMMARY_PROMPT, self.llm).with_config(run_name="combine_summaries")),
             }
 
     def prepare(self, value: Any) -> str:
         return read_document(value)
 
-    def stage(self, name: str) -> Runnable[Any, Any]:
+    def stage(self, name: str) -> Stage:
         return self._stages[name]
 
-    def plan(self, items: list[str]) -> Plan:
-        docs = [_Doc(text) for text in items]
-        local = self.llm is None  # the local summary model runs one call at a time
-        outputs = yield StageCall("split", [d.text for d in docs], list(range(len(docs))), sequential=True)
-        for doc, output in zip(docs, outputs, strict=True):
-            if isinstance(output, BaseException):
-                doc.error = output
-            else:
-                doc.chunks = list(output)
-        # A text that is one chunk is summarized once, as the final summary.
-        owners = [i for i, d in enumerate(docs) if d.error is None for _ in d.chunks]
-        requests: list[dict[str, Any]] = [
-            {"text": chunk, "words": self.max_words if len(d.chunks) == 1 else self.chunk_words}
-            for d in docs
-            if d.error is None
-            for chunk in d.chunks
-        ]
-        outputs = yield StageCall("map", requests, owners, sequential=local)
-        for owner, request, output in zip(owners, requests, outputs, strict=True):
-            doc = docs[owner]
-            if isinstance(output, BaseException):
-                doc.error = doc.error or output
-            elif doc.error is None:
-                doc.chunk_summaries.append(cap_words(str(output).strip(), request["words"]))
-        ok = [i for i, d in enumerate(docs) if d.error is None]
-        for i in ok:
-            if len(docs[i].chunks) == 1:
-                docs[i].summary = docs[i].chunk_summaries[0]
-        several = [i for i in ok if len(docs[i].chunks) > 1]
-        groups = {i: [s for s in docs[i].chunk_summaries if s] for i in several}
-        if self.llm is not None:
-            # Summaries that do not fit one prompt are grouped and summarized again.
-            for _ in range(MAX_COLLAPSE_ROUNDS):
-                long = [i for i in several if docs[i].error is None and len("\n\n".join(groups[i])) > self.chunk_chars]
-                if not long:
-                    break
-                batches = {i: _group(groups[i], self.chunk_chars) for i in long}
-                owners = [i for i in long for _ in batches[i]]
-                outputs = yield StageCall("reduce", ["\n\n".join(g) for i in long for g in batches[i]], owners)
-                collapsed: dict[int, list[str]] = {i: [] for i in long}
-                for owner, output in zip(owners, outputs, strict=True):
-                    if isinstance(output, BaseException):
-                        docs[owner].error = docs[owner].error or output
-                    else:
-                        collapsed[owner].append(str(output).strip())
-                groups.update(collapsed)
-        final = [i for i in several if docs[i].error is None and groups[i]]
-        outputs = yield StageCall("reduce", ["\n\n".join(groups[i]) for i in final], final, sequential=local)
-        for i, output in zip(final, outputs, strict=True):
-            if isinstance(output, BaseException):
-                docs[i].error = output
-            else:
-                docs[i].summary = cap_words(str(output).strip(), self.max_words)
-        return [
-            d.error or DocumentSummary(summary=d.summary, chunk_summaries=d.chunk_summaries, chunks=len(d.chunks)).model_dump()
-            for d in docs
-        ]
-
-    def _split(self, text: str) -> list[str]:
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        splitter = RecursiveCharacterTextSplitter(chunk_size=self.chunk_chars, chunk_overlap=self.chunk_overlap)
-        return [c for c in splitter.split_text(text) if c.strip()] or [text]
-
-    def _summarize_all(self, text: str) -> str:
-        from genlab.tools import summarize_text
-
-        # summarize_text reduces in more rounds by itself when the summaries do not fit one call.
-        return summarize_text(text, self.max_words)
+    def steps(self, item: str) -> Steps[DocumentSummary]:
+        fitter = summarizer_for(None) if self.llm is None else _CharacterFitter(self.chunk_chars, self.chunk_overlap)
+        return (yield from map_reduce(item, fitter, max_words=self.max_words, chunk_words=self.chunk_words))
 
 
-def _summarize_chunk(request: dict[str, Any]) -> str:
-    from genlab.tools import summarize_text
+class _CharacterFitter:
+    """What fits one prompt of an LLM given to the chain: ``chunk_chars`` characters.
 
-    return summarize_text(request["text"], request["words"])
+    An LLM's tokenizer and context are not known here (a chat model on a server reports
+    neither), so the chain counts characters, as LangChain's own splitters do.
+    """
+
+    def __init__(self, chunk_chars: int, chunk_overlap: int) -> None:
+        self.chunk_chars = chunk_chars
+        self.chunk_overlap = chunk_overlap
+
+    def fits(self, text: str, final: bool, max_words: int | None = None) -> bool:
+        return len(text) <= self.chunk_chars
+
+    def split(self, text: str, first: bool) -> list[str]:
+        # Summaries are grouped whole (no overlap); only the document's chunks share context.
+        overlap = self.chunk_overlap if first else 0
+        splitter = RecursiveCharacterTextSplitter(chunk_size=self.chunk_chars, chunk_overlap=overlap)
+        return [chunk for chunk in splitter.split_text(text) if chunk.strip()] or [text]
+
+    def count(self, text: str) -> int:
+        return len(text)
 
 
-def _map_prompt_values(request: dict[str, Any]) -> dict[str, str]:
-    words = request["words"]
-    return {"text": request["text"], "length": f" in at most {words} words" if words else ""}
+def _prompted(prompt: Any, llm: Runnable[Any, Any]) -> Runnable[dict[str, Any], str]:
+    """A map-reduce ask (``{"text", "words", "final"}``) through ``prompt`` and ``llm``."""
+    return RunnableLambda(_prompt_values) | text_chain(prompt, llm)
 
 
-def _plan_chunks(text: str) -> list[str]:
-    from genlab.tools import plan_chunks
+def _prompt_values(ask: dict[str, Any]) -> dict[str, str]:
+    words = ask["words"]
+    return {"text": ask["text"], "length": f" in at most {words} words" if words else ""}
 
-    return plan_chunks(text)
 
-
-def _group(summaries: list[str], limit: int) -> list[list[str]]:
-    """Consecutive summaries in groups of at most ``limit`` characters (a longer one alone)."""
-    groups: list[list[str]] = [[]]
-    size = 0
-    for summary in summaries:
-        if groups[-1] and size + len(summary) + 2 > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(summary)
-        size += len(summary) + 2
-    return groups
+def _summarize_with_the_summary_model(ask: dict[str, Any]) -> str:
+    return summarizer_for(None).answer("", ask)
 
 
 def summarize_document(
@@ -266,8 +183,6 @@ def summarize_document(
     Raises:
         InvalidInputError: A setting is out of range.
     """
-    from pydantic import ValidationError
-
     try:
         return SummarizeDocument(
             # A summary of at most max(chunk_words, max_words) words, at about 2 tokens a word.

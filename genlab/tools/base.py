@@ -14,7 +14,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
 
 from genlab.errors import InvalidInputError, describe_validation_error
-from genlab.settings import Settings, use_settings
+from genlab.settings import Settings, get_settings, use_settings
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while a long generation runs (diffusion steps, audio tokens)."""
@@ -91,13 +91,18 @@ def clean_labels(labels: list[str], *, max_chars: int = 100) -> list[str]:
     return cleaned
 
 
-def check_text_size(value: str) -> str:
-    """Refuse text longer than ``Settings.max_input_chars`` (read at call time)."""
-    from genlab.settings import get_settings
+def check_text_size(value: str, what: str = "text") -> str:
+    """Refuse text longer than ``Settings.max_input_chars`` (read at call time).
 
+    This is the one size check of genlab's text inputs: tools, chains and the CLI all call it.
+
+    Raises:
+        InvalidInputError: ``value`` is longer than the limit (a ``ValueError``, so a
+            pydantic validator reports it as the field's error).
+    """
     limit = get_settings().max_input_chars
     if len(value) > limit:
-        raise ValueError(f"text has {len(value):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
+        raise InvalidInputError(f"{what} has {len(value):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
     return value
 
 

@@ -3,22 +3,22 @@
 The summary model is either a seq2seq model (t5-small: the input gets the model's own
 ``summarize: `` prefix and its summarization generation settings) or a causal instruct
 model (prompted through its chat template). Text longer than the model reads at once is
-summarized map-reduce: split into chunks that fit (counted in the model's own tokens),
-each chunk summarized, the summaries joined and summarized again until one call takes
-them all. Nothing is truncated: every chunk is checked to fit before it is sent.
+summarized map-reduce (:mod:`genlab.tools.map_reduce`): split into chunks that fit
+(counted in the model's own tokens), each chunk summarized, the summaries joined and
+summarized again until one call takes them all. Nothing is truncated: every chunk is
+checked to fit before it is sent.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from genlab.errors import ModelOutputError, ModelUnavailableError
+from genlab.errors import ModelUnavailableError
+from genlab.steps import run_steps
 from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
-
-logger = logging.getLogger(__name__)
+from genlab.tools.map_reduce import map_reduce
 
 #: The longest prompt sent to a causal summary model at once, in tokens, even when its
 #: context is longer: attention cost grows with the square of the length, and small
@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 MAX_INSTRUCT_CONTEXT = 8192
 #: Room for the answer of a causal summary model when ``max_words`` is not given.
 DEFAULT_SUMMARY_TOKENS = 256
-#: Reduce rounds before giving up (each round divides the text by about four).
-MAX_ROUNDS = 12
 #: Context assumed for a summary model on a server, which does not report its own.
 SERVER_CONTEXT = 4096
 #: Characters per token when no tokenizer is at hand (English averages about four).
@@ -57,16 +55,8 @@ def tokens_for_words(words: int) -> int:
     return 2 * words + 8
 
 
-def cap_words(text: str, max_words: int | None) -> str:
-    """Return ``text`` cut to its first ``max_words`` words (unchanged when shorter or no cap)."""
-    words = text.split()
-    if max_words is None or len(words) <= max_words:
-        return text.strip()
-    return " ".join(words[:max_words])
-
-
-class _Summarizer:
-    """How one kind of model counts, fits and summarizes text."""
+class Summarizer:
+    """How one kind of summary model counts, fits and summarizes text (a map-reduce ``Fitter``)."""
 
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
@@ -85,11 +75,20 @@ class _Summarizer:
         """Whether ``text`` goes through one call (a chunk's, or the ``final`` one) untruncated."""
         raise NotImplementedError
 
+    def split(self, text: str, first: bool) -> list[str]:
+        """``text`` in chunks that each go through one chunk call untruncated."""
+        return split_to_fit(self, text)
+
     def run(self, text: str, final: bool, max_words: int | None) -> str:
+        """Summarize ``text`` in one call (a chunk's, or the ``final`` one)."""
         raise NotImplementedError
 
+    def answer(self, stage: str, ask: dict[str, Any]) -> str:
+        """Answer a map-reduce ask (:func:`genlab.tools.map_reduce.map_reduce`)."""
+        return self.run(ask["text"], ask["final"], ask["words"])
 
-class _Seq2SeqSummarizer(_Summarizer):
+
+class _Seq2SeqSummarizer(Summarizer):
     """t5-small and friends, through :class:`genlab.models.seq2seq.Seq2SeqPipeline`."""
 
     def __init__(self, pipe: Any) -> None:
@@ -131,7 +130,7 @@ class _Seq2SeqSummarizer(_Summarizer):
         return out[0]["generated_text"].strip()
 
 
-class _InstructSummarizer(_Summarizer):
+class _InstructSummarizer(Summarizer):
     """A causal (instruct) model, prompted through its chat template by the local LLM."""
 
     def __init__(self, pipe: Any) -> None:
@@ -253,7 +252,7 @@ def _context_tokens(pipe: Any) -> int:
     return min([*known, MAX_INSTRUCT_CONTEXT]) if known else 2048
 
 
-def _summarizer_for(model: str | None) -> _Summarizer:
+def summarizer_for(model: str | None) -> Summarizer:
     """The summarizer for the summary role's model (``model`` overrides the setting).
 
     A seq2seq model keeps its own pipeline: the course's summarization settings (beam
@@ -270,14 +269,14 @@ def _summarizer_for(model: str | None) -> _Summarizer:
     return _InstructSummarizer(pipe)
 
 
-def _model_name(summarizer: _Summarizer) -> str:
+def _model_name(summarizer: Summarizer) -> str:
     spec = getattr(summarizer, "spec", None)
     if spec is not None:
         return spec.display
     return str(getattr(summarizer.pipe.model, "name_or_path", "") or "the configured model")
 
 
-def split_to_fit(summarizer: _Summarizer, text: str) -> list[str]:
+def split_to_fit(summarizer: Summarizer, text: str) -> list[str]:
     """Split ``text`` into chunks that each go through one (chunk) model call untruncated.
 
     Splits at paragraphs, then lines, sentences, words (LangChain's recursive splitter,
@@ -323,7 +322,7 @@ def plan_chunks(text: str, *, model: str | None = None) -> list[str]:
     A text that fits in one call gives a single chunk (the text itself).
     """
     request = validate_input(SummarizeInput, {"text": text})
-    summarizer = _summarizer_for(model)
+    summarizer = summarizer_for(model)
     if summarizer.fits(request.text, True):
         return [request.text]
     return split_to_fit(summarizer, request.text)
@@ -345,27 +344,8 @@ def summarize_text(text: str, max_words: int | None = None, *, model: str | None
         ModelUnavailableError: The summary model cannot be loaded.
     """
     request = validate_input(SummarizeInput, {"text": text, "max_words": max_words})
-    summarizer = _summarizer_for(model)
-    current = request.text
-    for round_number in range(1, MAX_ROUNDS + 1):
-        if summarizer.fits(current, True, request.max_words):
-            return cap_words(summarizer.run(current, True, request.max_words), request.max_words)
-        chunks = split_to_fit(summarizer, current)
-        logger.info("summarize round %d: %d chunks", round_number, len(chunks))
-        summaries = [summarizer.run(chunk, False, None) for chunk in chunks]
-        joined = "\n\n".join(s for s in summaries if s)
-        if not joined:
-            return ""
-        if len(chunks) > 1 and summarizer.count(joined) >= summarizer.count(current):
-            raise ModelOutputError(
-                "the summary model's summaries are not shorter than their input, so the text cannot be reduced; "
-                "try max_words, or a stronger summary model (GENLAB_SUMMARY_MODEL)"
-            )
-        current = joined
-    raise ModelOutputError(
-        f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing; "
-        "give a shorter text or a summary model with a longer context (GENLAB_SUMMARY_MODEL)"
-    )
+    summarizer = summarizer_for(model)
+    return run_steps(map_reduce(request.text, summarizer, max_words=request.max_words), summarizer.answer).summary
 
 
 class SummarizeTool(GenlabTool):
