@@ -36,7 +36,9 @@ from langchain_core.runnables.config import (
 from pydantic import BaseModel, ConfigDict
 
 from genlab.errors import InvalidInputError
+from genlab.models import resolve_model
 from genlab.models.backends import GENERATIVE_ROLES
+from genlab.models.llm import with_default_tokens
 from genlab.settings import Settings
 from genlab.steps import Ask, Steps, first_failure
 
@@ -74,7 +76,6 @@ class LazyModel(Runnable[Any, Any]):
 
     def model(self) -> Runnable[Any, Any]:
         """Return the role's LangChain model (local weights are loaded once per process)."""
-        from genlab.models import resolve_model
 
         return resolve_model(self.role, self.model_id, settings=self.settings, **self.generation)
 
@@ -113,8 +114,6 @@ def resolve_llm(
     if llm is None:
         return LazyModel(role, settings=settings, **generation)
     if isinstance(llm, BaseLanguageModel) and "max_new_tokens" in generation and type(llm).__module__.startswith("genlab."):
-        from genlab.models.llm import with_default_tokens
-
         return with_default_tokens(llm, generation["max_new_tokens"])
     if isinstance(llm, (BaseLanguageModel, Runnable)):
         return llm

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any, Union
 
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genlab.chains.verdict import ModeratorVerdict
+from genlab.errors import InvalidInputError
+from genlab.tools import classify_zero_shot_text
 
 ClassifierLike = Union[bool, "ZeroShotModerator", Runnable, Callable[..., Any], None]
 """What ``story_then_moderate(classifier=...)`` accepts; see :func:`as_moderator`."""
@@ -68,7 +70,6 @@ class ZeroShotModerator(BaseModel):
         if self.classifier is True:
 
             def classify(text: str) -> Any:
-                from genlab.tools import classify_zero_shot_text
 
                 return classify_zero_shot_text(text, labels, multi_label=False).model_dump()
 
@@ -130,9 +131,6 @@ def as_moderator(classifier: ClassifierLike) -> ZeroShotModerator | None:
         return None
     if isinstance(classifier, ZeroShotModerator):
         return classifier
-    from pydantic import ValidationError
-
-    from genlab.errors import InvalidInputError
 
     try:
         return ZeroShotModerator(classifier=classifier)

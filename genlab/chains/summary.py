@@ -9,6 +9,9 @@ Two ways to summarize, one interface:
   recursive splitter), a prompt per chunk, summaries grouped and summarized again until
   they fit in one prompt, then one final prompt.
 
+Both follow the ``summarize`` tool's rules (:mod:`genlab.tools.map_reduce`): every round
+must shrink the text, and a batch of documents shares each round's model calls.
+
 The result keeps the chunk summaries (the "map" step's output), so a reader can see what
 the final summary was made from.
 """

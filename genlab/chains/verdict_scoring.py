@@ -25,6 +25,9 @@ from pydantic import BaseModel, Field
 
 from genlab.chains.base import LazyModel, text_chain
 from genlab.chains.verdict import ModeratorVerdict, parse_verdict
+from genlab.models.chat import ChatLocalModel
+from genlab.models.llm import LocalLLM
+from genlab.models.sampling import answer_probabilities
 
 #: Share of yes in P(yes) + P(no) that approves: above one half, so a torn model does not approve.
 APPROVE_SHARE = 0.6
@@ -63,8 +66,6 @@ def verdict_from_probabilities(p_yes: float, p_no: float) -> ModeratorVerdict:
 
 def _local_llm(moderator: Any) -> tuple[Any, Any] | None:
     """``(LocalLLM, chat model or None)`` when ``moderator`` is a genlab local model, else None."""
-    from genlab.models.chat import ChatLocalModel
-    from genlab.models.llm import LocalLLM
 
     if isinstance(moderator, LazyModel):
         moderator = moderator.model()
@@ -82,7 +83,6 @@ def moderation_stage(prompt: BasePromptTemplate, moderator: Any) -> Runnable[Any
     if isinstance(moderator, LazyModel) or _is_genlab_local(moderator):
 
         def score(value: dict[str, Any]) -> ModeratorVerdict:
-            from genlab.models.sampling import answer_probabilities
 
             local = _local_llm(moderator)
             if local is None:  # the default model may be configured as another kind

@@ -15,9 +15,11 @@ import logging
 import re
 from typing import Any
 
+from langchain_core.output_parsers import StrOutputParser
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from genlab.errors import PromptTooLongError
+from genlab.models import get_model, resolve_model
 from genlab.tools.base import NOT_BLANK, GenlabTool, ToolInputError, check_text_size, clean_labels, require_text, validate_input
 
 logger = logging.getLogger(__name__)
@@ -139,7 +141,6 @@ def classify_zero_shot_text(
         ModelUnavailableError: The zero-shot model cannot be loaded.
     """
     request = validate_input(ZeroShotInput, {"text": text, "labels": labels, "multi_label": multi_label})
-    from genlab.models import get_model
 
     pipe = get_model("zero_shot", model)
     limit = _input_limit(pipe)
@@ -220,9 +221,6 @@ def classify_few_shot_text(
         ModelUnavailableError: The few-shot model cannot be loaded.
     """
     request = validate_input(FewShotInput, {"text": text, "labels": labels, "examples": examples})
-    from langchain_core.output_parsers import StrOutputParser
-
-    from genlab.models import resolve_model
 
     prompt = few_shot_prompt(request.text, request.labels, request.examples)
     # Greedy, short and stopped at the separator: a label, a period, perhaps a short "because".

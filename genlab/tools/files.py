@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from genlab.errors import DiskFullError, InvalidInputError
+from genlab.settings import get_settings
 
 SLUG_MAX_CHARS = 40
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -64,8 +65,6 @@ def ensure_output_dir(out_dir: str | os.PathLike[str] | None = None) -> Path:
         InvalidInputError: The path exists and is not a folder, or cannot be created.
     """
     if out_dir is None:
-        from genlab.settings import get_settings
-
         out_dir = get_settings().outputs
     folder = Path(out_dir).expanduser()
     try:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.output_parsers import StrOutputParser
+from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field, field_validator
 
 from genlab.errors import ModelUnavailableError
+from genlab.models import LocalLLM, get_model, parse_model, resolve_model
 from genlab.steps import run_steps
 from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
 from genlab.tools.map_reduce import map_reduce
@@ -134,7 +137,6 @@ class _InstructSummarizer(Summarizer):
     """A causal (instruct) model, prompted through its chat template by the local LLM."""
 
     def __init__(self, pipe: Any) -> None:
-        from genlab.models import LocalLLM
 
         super().__init__(pipe)
         self.llm = LocalLLM(pipeline=pipe, role="summary")
@@ -221,9 +223,6 @@ class _ServerSummarizer(_InstructSummarizer):
         return f"{ask}\n\n{text}"
 
     def run(self, text: str, final: bool, max_words: int | None) -> str:
-        from langchain_core.output_parsers import StrOutputParser
-
-        from genlab.models import resolve_model
 
         chat = resolve_model("summary", self.spec.display, max_new_tokens=self.answer_tokens(final, max_words), temperature=0)
         return (chat | StrOutputParser()).invoke(self.prompt(text, final=final, max_words=max_words)).strip()
@@ -258,7 +257,6 @@ def summarizer_for(model: str | None) -> Summarizer:
     A seq2seq model keeps its own pipeline: the course's summarization settings (beam
     search, length penalty, n-gram blocking) are not text-generation settings.
     """
-    from genlab.models import get_model, parse_model
 
     spec = parse_model("summary", model)
     if spec.remote:
@@ -285,7 +283,6 @@ def split_to_fit(summarizer: Summarizer, text: str) -> list[str]:
     """
     if summarizer.fits(text, False):
         return [text]
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     chunks: list[str] = []
     pending = [(text, summarizer.budget)]
