@@ -171,6 +171,16 @@ class StagedChain(RunnableSerializable[Any, Any]):
         return self.output_model
 
     # -- the Runnable interface -------------------------------------------------------------
+    # batch and abatch differ only in awaiting the callbacks and the stages' abatch.
+
+    def _run_start(self, value: Any, config: RunnableConfig) -> dict[str, Any]:
+        """The ``on_chain_start`` arguments of one input's traced run."""
+        return {
+            "serialized": None,
+            "inputs": value,
+            "name": config.get("run_name") or self.get_name(),
+            "run_id": config.pop("run_id", None),
+        }
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return self.batch([input], config)[0]
@@ -191,25 +201,19 @@ class StagedChain(RunnableSerializable[Any, Any]):
             return []
         configs = get_config_list(config, len(inputs))
         runs = [
-            get_callback_manager_for_config(c).on_chain_start(
-                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
-            )
-            for value, c in zip(inputs, configs, strict=True)
+            get_callback_manager_for_config(c).on_chain_start(**self._run_start(v, c))
+            for v, c in zip(inputs, configs, strict=True)
         ]
         try:
             lockstep = _Lockstep(self, inputs, _child_configs(configs, runs))
-            while lockstep.waiting:
-                for call in lockstep.calls():
-                    lockstep.deliver(call, call.stage.runnable.batch(call.inputs, call.configs, return_exceptions=True))
+            for call in lockstep:
+                lockstep.deliver(call, call.stage.runnable.batch(call.inputs, call.configs, return_exceptions=True))
         except BaseException as exc:
             for run in runs:
                 run.on_chain_error(exc)
             raise
         for run, output in zip(runs, lockstep.results, strict=True):
-            if isinstance(output, Exception):
-                run.on_chain_error(output)
-            else:
-                run.on_chain_end(output)
+            run.on_chain_error(output) if isinstance(output, Exception) else run.on_chain_end(output)
         return _raise_first(lockstep.results, return_exceptions)
 
     async def abatch(
@@ -225,17 +229,13 @@ class StagedChain(RunnableSerializable[Any, Any]):
             return []
         configs = get_config_list(config, len(inputs))
         runs = [
-            await get_async_callback_manager_for_config(c).on_chain_start(
-                None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
-            )
-            for value, c in zip(inputs, configs, strict=True)
+            await get_async_callback_manager_for_config(c).on_chain_start(**self._run_start(v, c))
+            for v, c in zip(inputs, configs, strict=True)
         ]
         try:
             lockstep = _Lockstep(self, inputs, _child_configs(configs, runs))
-            while lockstep.waiting:
-                for call in lockstep.calls():
-                    outputs = await call.stage.runnable.abatch(call.inputs, call.configs, return_exceptions=True)
-                    lockstep.deliver(call, outputs)
+            for call in lockstep:
+                lockstep.deliver(call, await call.stage.runnable.abatch(call.inputs, call.configs, return_exceptions=True))
         except BaseException as exc:
             for run in runs:
                 await run.on_chain_error(exc)
@@ -270,6 +270,11 @@ class _Lockstep:
                 self.results[position] = exc
                 continue
             self._advance(position, chain.steps(item), None, None)
+
+    def __iter__(self) -> Iterator[_StageBatch]:
+        """The stage calls to make, round after round, until no input is waiting (deliver each one's outputs)."""
+        while self.waiting:
+            yield from self.calls()
 
     def calls(self) -> list[_StageBatch]:
         """This round's calls: one per stage that some input is waiting for, in order of first ask."""
