@@ -250,3 +250,18 @@ def test_broken_weights_become_model_unavailable(tmp_path, tiny_models):
         weights.write_bytes(b"not safetensors")
     with pytest.raises(ModelUnavailableError, match="weight files are damaged"):
         runtime_for(tiny_models, summary_model=str(broken)).get("summary")
+
+
+def test_pictures_without_the_image_extra_are_one_line_naming_it(tiny_env, monkeypatch, capsys):
+    import sys
+
+    from cli_runner import run_cli
+
+    from genlab.models import get_runtime
+
+    get_runtime().unload(str(tiny_env.image))  # the loader must run, not a model another test loaded
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # what `import diffusers` does when it is not installed
+    code, stdout, stderr = run_cli(["image", "a red fox", "--width", "64", "--height", "64", "--steps", "2"], capsys)
+    assert (code, stdout) == (2, "")
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "diffusers library is not installed" in stderr and 'pip install "genlab[image]"' in stderr

@@ -147,7 +147,13 @@ def load_text_to_audio(source: str, device: str, dtype: Any, trust_remote_code: 
 
 
 def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
-    from diffusers import AutoPipelineForText2Image
+    try:
+        from diffusers import AutoPipelineForText2Image
+    except ImportError:
+        # diffusers is the `image` extra: `pip install genlab` alone does not draw.
+        raise ModelUnavailableError(
+            "image", source, "the diffusers library is not installed", fixes='pip install "genlab[image]"'
+        ) from None
 
     from genlab.logs import quiet_diffusers
 
