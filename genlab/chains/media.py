@@ -13,18 +13,22 @@ per-call state and are shared by the whole process.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from langchain_core.runnables import RunnableLambda
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from genlab.chains.base import LLMLike, Stage, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike
 from genlab.chains.prompts import IMAGE_NEGATIVE_PROMPT, IMAGE_PROMPT, MUSIC_PROMPT, strip_thinking
 from genlab.chains.story import StoryInputs, StoryResult, StoryThenModerate, story_then_moderate
 from genlab.errors import InvalidInputError, describe_validation_error
+from genlab.params import ImageSettings, MusicSettings, NegativePrompt
 from genlab.steps import Ask, Steps
+from genlab.tools.image import generate_images
+from genlab.tools.music import compose_music
 
 #: Longest picture or music description kept from the LLM: CLIP and T5 text encoders read
 #: only the first few dozen tokens.
@@ -33,31 +37,49 @@ MAX_MEDIA_PROMPT_CHARS = 300
 _LABEL = re.compile(r"^(?:picture|image|music)?\s*(?:description|prompt)\s*:\s*", re.IGNORECASE)
 
 
-class ImageOptions(BaseModel):
-    """Settings for the picture; None leaves the ``generate_image`` tool's default."""
+class _ToolOptions(BaseModel):
+    """A generator tool's settings as a chain takes them: strict, nothing unknown; None is the default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    width: int | None = None
-    height: int | None = None
-    steps: int | None = None
-    guidance_scale: float | None = None
-    seed: int | None = None
-    negative_prompt: str = IMAGE_NEGATIVE_PROMPT
+    @model_validator(mode="before")
+    @classmethod
+    def _none_means_the_default(cls, data: Any) -> Any:
+        # illustrated_story(width=None), ``genlab story`` without --width: the tool's default.
+        if isinstance(data, dict):
+            return {name: value for name, value in data.items() if value is not None or name not in cls.model_fields}
+        return data
+
+
+class ImageOptions(ImageSettings, _ToolOptions):
+    """Settings for the picture: the ``generate_image`` tool's own fields, limits and defaults
+    (:class:`genlab.params.ImageSettings`), a children's-book negative prompt, and the model."""
+
+    negative_prompt: NegativePrompt = IMAGE_NEGATIVE_PROMPT
     """What to keep out of a children's illustration."""
     model: str | None = None
     """Hub id or folder overriding GENLAB_IMAGE_MODEL."""
 
 
-class MusicOptions(BaseModel):
-    """Settings for the soundtrack; None leaves the ``generate_music`` tool's default."""
+class MusicOptions(MusicSettings, _ToolOptions):
+    """Settings for the soundtrack: the ``generate_music`` tool's own fields, limits and defaults
+    (:class:`genlab.params.MusicSettings`), and the model."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    duration_s: float | None = None
-    seed: int | None = None
     model: str | None = None
     """Hub id or folder overriding GENLAB_MUSIC_MODEL."""
+
+
+OptionsT = TypeVar("OptionsT", ImageOptions, MusicOptions)
+
+
+def _options(kind: type[OptionsT], given: OptionsT | dict[str, Any] | None) -> OptionsT | None:
+    """``given`` as ``kind``, validated now, before any story is written."""
+    if given is None or isinstance(given, kind):
+        return given
+    try:
+        return kind.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidInputError(describe_validation_error(exc, kind)) from None
 
 
 def clean_media_prompt(text: Any, fallback: str) -> str:
@@ -122,10 +144,12 @@ class StoryWithMedia(StoryThenModerate):
         describer = self.prompt_llm if self.prompt_llm is not None else self.story_llm
         if self.image is not None:
             self._stages["image_prompt"] = Stage(text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture"))
-            self._stages["image"] = Stage(RunnableLambda(self._draw, name="generate_image"), sequential=True)
+            self._stages["image"] = Stage(RunnableLambda(partial(self._draw, self.image), name="generate_image"), sequential=True)
         if self.music is not None:
             self._stages["music_prompt"] = Stage(text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music"))
-            self._stages["music"] = Stage(RunnableLambda(self._compose, name="generate_music"), sequential=True)
+            self._stages["music"] = Stage(
+                RunnableLambda(partial(self._compose, self.music), name="generate_music"), sequential=True
+            )
 
     def steps(self, item: StoryInputs) -> Steps[StoryWithMediaResult]:
         """The story steps; then, for an approved story, a picture and/or music for it."""
@@ -152,39 +176,14 @@ class StoryWithMedia(StoryThenModerate):
         unasked = (set() if self.image is not None else _IMAGE_FIELDS) | (set() if self.music is not None else _MUSIC_FIELDS)
         return result.model_dump(exclude=unasked)
 
-    def _draw(self, prompt: str) -> dict[str, Any]:
-        from genlab.tools import generate_images
-
-        if self.image is None:
-            raise RuntimeError("the image stage runs only with image options")
-        options = self.image.model_dump(exclude_none=True, exclude={"model"})
-        result = generate_images(prompt, num_images=1, model=self.image.model, out_dir=self.output_dir, **options)
+    def _draw(self, options: ImageOptions, prompt: str) -> dict[str, Any]:
+        settings = options.model_dump(exclude={"model"})
+        result = generate_images(prompt, num_images=1, model=options.model, out_dir=self.output_dir, **settings)
         return result.model_dump(mode="json")
 
-    def _compose(self, prompt: str) -> dict[str, Any]:
-        from genlab.tools import compose_music
-
-        if self.music is None:
-            raise RuntimeError("the music stage runs only with music options")
-        options = self.music.model_dump(exclude_none=True, exclude={"model"})
-        return compose_music(prompt, model=self.music.model, out_dir=self.output_dir, **options).tool_output()
-
-
-def _check_options(image: ImageOptions | None, music: MusicOptions | None) -> None:
-    """Check the generators' settings now, with the tools' own schemas, before any story is written."""
-    from genlab.tools.image import ImageInput
-    from genlab.tools.music import MusicInput
-
-    checks: list[tuple[type[BaseModel], dict[str, Any]]] = []
-    if image is not None:
-        checks.append((ImageInput, image.model_dump(exclude_none=True, exclude={"model"})))
-    if music is not None:
-        checks.append((MusicInput, music.model_dump(exclude_none=True, exclude={"model"})))
-    for schema, values in checks:
-        try:
-            schema.model_validate({"prompt": "check", **values})
-        except ValidationError as exc:
-            raise InvalidInputError(describe_validation_error(exc, schema)) from None
+    def _compose(self, options: MusicOptions, prompt: str) -> dict[str, Any]:
+        settings = options.model_dump(exclude={"model"})
+        return compose_music(prompt, model=options.model, out_dir=self.output_dir, **settings).model_dump(mode="json")
 
 
 def _check_output_dir(output_dir: str | Path | None) -> Path | None:
@@ -219,12 +218,8 @@ def story_with_media(
         InvalidInputError: A setting is outside what the image or music tool allows, or
             ``output_dir`` is not a folder (checked before anything runs).
     """
-    try:
-        image = ImageOptions.model_validate(image) if isinstance(image, dict) else image
-        music = MusicOptions.model_validate(music) if isinstance(music, dict) else music
-    except ValidationError as exc:
-        raise InvalidInputError(describe_validation_error(exc)) from None
-    _check_options(image, music)
+    image = _options(ImageOptions, image)
+    music = _options(MusicOptions, music)
     base = story_then_moderate(story_llm, moderator_llm, classifier=classifier, max_rewrites=max_rewrites)
     return StoryWithMedia(
         story_llm=base.story_llm,
@@ -270,26 +265,32 @@ def illustrated_story(
         prompt_llm: Writes the picture description; None: the story LLM.
         classifier: Optional zero-shot second opinion on the story (see ``story_then_moderate``).
         max_rewrites: Rewrites of a rejected story (0 to 10).
-        width: Picture width in pixels (a multiple of 8, 64 to 2048); None: the tool's default.
-        height: Picture height, like ``width``.
-        steps: Denoising steps (1 to 200); fewer is faster.
-        guidance_scale: Classifier-free guidance (0 to 30).
+        width: Picture width in pixels; None: the tool's default.
+        height: Picture height in pixels; None: the tool's default.
+        steps: Denoising steps; fewer is faster.
+        guidance_scale: Classifier-free guidance.
         seed: Seed of the picture; the same seed and settings draw the same picture.
         negative_prompt: What to keep out of the picture.
         image_model: Hub id or folder overriding GENLAB_IMAGE_MODEL.
         output_dir: Folder for the PNG; None: GENLAB_OUTPUT_DIR.
 
+    The picture settings are :class:`ImageOptions`, whose field descriptions (the
+    ``generate_image`` tool's) say what each allows; None leaves the tool's default.
+
     Raises:
         InvalidInputError: A setting is out of range (checked when the chain is built).
     """
-    image = ImageOptions(
-        width=width,
-        height=height,
-        steps=steps,
-        guidance_scale=guidance_scale,
-        seed=seed,
-        negative_prompt=negative_prompt,
-        model=image_model,
+    image = _options(
+        ImageOptions,
+        dict(
+            width=width,
+            height=height,
+            steps=steps,
+            guidance_scale=guidance_scale,
+            seed=seed,
+            negative_prompt=negative_prompt,
+            model=image_model,
+        ),
     )
     return story_with_media(
         story_llm,
@@ -326,15 +327,18 @@ def story_soundtrack(
         prompt_llm: Writes the music description; None: the story LLM.
         classifier: Optional zero-shot second opinion on the story.
         max_rewrites: Rewrites of a rejected story (0 to 10).
-        duration_s: Length of the clip in seconds (more than 0, at most 60); None: the tool's default.
+        duration_s: Length of the clip in seconds; None: the tool's default.
         seed: Sampling seed; the same seed gives the same clip.
         music_model: Hub id or folder overriding GENLAB_MUSIC_MODEL.
         output_dir: Folder for the WAV; None: GENLAB_OUTPUT_DIR.
 
+    The music settings are :class:`MusicOptions`, whose field descriptions (the
+    ``generate_music`` tool's) say what each allows; None leaves the tool's default.
+
     Raises:
         InvalidInputError: A setting is out of range (checked when the chain is built).
     """
-    music = MusicOptions(duration_s=duration_s, seed=seed, model=music_model)
+    music = _options(MusicOptions, dict(duration_s=duration_s, seed=seed, model=music_model))
     return story_with_media(
         story_llm,
         moderator_llm,

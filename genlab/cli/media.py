@@ -22,6 +22,7 @@ from genlab.cli.common import (
     show_progress,
 )
 from genlab.errors import InvalidInputError
+from genlab.params import ImageInput, MusicInput, default, describe
 
 
 class _ToolsProgress:
@@ -120,14 +121,20 @@ def _read_summary_input(file: str | None) -> str:
 
 @app.command("image")
 def image_command(
-    prompt: Annotated[str, typer.Argument(help="What to draw.")],
-    negative_prompt: Annotated[str, typer.Option("--negative-prompt", help="What to keep out of the image.")] = "",
-    width: Annotated[int, typer.Option("--width", help="Width in pixels: a multiple of 8 from 64 to 2048.")] = 512,
-    height: Annotated[int, typer.Option("--height", help="Height in pixels: a multiple of 8 from 64 to 2048.")] = 512,
-    steps: Annotated[int, typer.Option("--steps", help="Denoising steps, 1 to 200.")] = 25,
-    guidance: Annotated[float, typer.Option("--guidance", help="Guidance scale, 0 to 30.")] = 7.5,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the first image (default: random, printed).")] = None,
-    num_images: Annotated[int, typer.Option("--num-images", help="How many images, 1 to 8.")] = 1,
+    prompt: Annotated[str, typer.Argument(help=describe(ImageInput, "prompt"))],
+    negative_prompt: Annotated[str, typer.Option("--negative-prompt", help=describe(ImageInput, "negative_prompt"))] = default(
+        ImageInput, "negative_prompt"
+    ),
+    width: Annotated[int, typer.Option("--width", help=describe(ImageInput, "width"))] = default(ImageInput, "width"),
+    height: Annotated[int, typer.Option("--height", help=describe(ImageInput, "height"))] = default(ImageInput, "height"),
+    steps: Annotated[int, typer.Option("--steps", help=describe(ImageInput, "steps"))] = default(ImageInput, "steps"),
+    guidance: Annotated[float, typer.Option("--guidance", help=describe(ImageInput, "guidance_scale"))] = default(
+        ImageInput, "guidance_scale"
+    ),
+    seed: Annotated[int | None, typer.Option("--seed", help=describe(ImageInput, "seed") + " Default: random, printed.")] = None,
+    num_images: Annotated[int, typer.Option("--num-images", help=describe(ImageInput, "num_images"))] = default(
+        ImageInput, "num_images"
+    ),
     out: OutOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -159,9 +166,11 @@ def image_command(
 
 @app.command("music")
 def music_command(
-    prompt: Annotated[str, typer.Argument(help="The music to make: genre, instruments, mood.")],
-    duration: Annotated[float, typer.Option("--duration", help="Length in seconds, more than 0 and at most 60.")] = 8.0,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (default: random, printed).")] = None,
+    prompt: Annotated[str, typer.Argument(help=describe(MusicInput, "prompt"))],
+    duration: Annotated[float, typer.Option("--duration", help=describe(MusicInput, "duration_s"))] = default(
+        MusicInput, "duration_s"
+    ),
+    seed: Annotated[int | None, typer.Option("--seed", help=describe(MusicInput, "seed") + " Default: random, printed.")] = None,
     out: OutOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,

@@ -17,6 +17,13 @@ from genlab.cli.common import (
     generation_settings,
     print_json,
 )
+from genlab.params import ImageSettings, MusicSettings, default, describe
+
+
+def _of(what: str, schema: type[ImageSettings | MusicSettings], name: str) -> str:
+    """A generator field's description as the story's option help: "Picture width in pixels: ..."."""
+    text = describe(schema, name)
+    return f"{what} {text[:1].lower()}{text[1:]}"
 
 
 @app.command("story")
@@ -37,14 +44,14 @@ def story_command(
     ] = False,
     illustrate: Annotated[bool, typer.Option("--illustrate", help="Draw a picture for an approved story.")] = False,
     soundtrack: Annotated[bool, typer.Option("--soundtrack", help="Compose music for an approved story.")] = False,
-    width: Annotated[
-        int | None, typer.Option("--width", help="Picture width in pixels: a multiple of 8 from 64 to 2048.")
-    ] = None,
-    height: Annotated[
-        int | None, typer.Option("--height", help="Picture height in pixels: a multiple of 8 from 64 to 2048.")
-    ] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps of the picture, 1 to 200.")] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="Length of the music in seconds, at most 60.")] = None,
+    width: Annotated[int, typer.Option("--width", help=_of("Picture", ImageSettings, "width"))] = default(ImageSettings, "width"),
+    height: Annotated[int, typer.Option("--height", help=_of("Picture", ImageSettings, "height"))] = default(
+        ImageSettings, "height"
+    ),
+    steps: Annotated[int, typer.Option("--steps", help=_of("Picture", ImageSettings, "steps"))] = default(ImageSettings, "steps"),
+    duration: Annotated[float, typer.Option("--duration", help=_of("Music", MusicSettings, "duration_s"))] = default(
+        MusicSettings, "duration_s"
+    ),
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the story, its moderation, the picture and the music.")
     ] = None,
@@ -60,7 +67,7 @@ def story_command(
     no. A rejected story is rewritten for children up to --max-rewrites times.
     """
     from genlab.chains.base import LazyModel
-    from genlab.chains.media import ImageOptions, MusicOptions, story_with_media
+    from genlab.chains.media import story_with_media
     from genlab.chains.story import MODERATOR_MAX_TOKENS
 
     generation = generation_settings(max_new_tokens, temperature, seed)
@@ -72,8 +79,9 @@ def story_command(
         LazyModel(model=model, max_new_tokens=MODERATOR_MAX_TOKENS, **moderation) if custom else None,
         classifier=classifier,
         max_rewrites=max_rewrites,
-        image=ImageOptions(width=width, height=height, steps=steps, seed=seed) if illustrate else None,
-        music=MusicOptions(duration_s=duration, seed=seed) if soundtrack else None,
+        # Dicts: story_with_media validates them against the tools' schemas (one line, exit 2).
+        image=dict(width=width, height=height, steps=steps, seed=seed) if illustrate else None,
+        music=dict(duration_s=duration, seed=seed) if soundtrack else None,
         output_dir=out,
     )
     inputs = dict(

@@ -8,24 +8,22 @@ Python functions behind the tools validate with it too, before any model is load
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
 
 from genlab.errors import InvalidInputError, describe_validation_error
+from genlab.models import get_model, get_runtime
+from genlab.params import MAX_PROMPT_CHARS, NOT_BLANK
 from genlab.settings import Settings, get_settings, use_settings
+from genlab.tools.files import ensure_output_dir
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while a long generation runs (diffusion steps, audio tokens)."""
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
-
-#: Longest prompt the image and music tools take. CLIP and T5 text encoders read only the
-#: first few dozen tokens, so a longer "prompt" is almost always a mistake.
-MAX_PROMPT_CHARS = 2000
-#: JSON-schema pattern of every text argument: at least one non-whitespace character.
-NOT_BLANK = r"\S"
 
 
 class ToolInputError(ToolException, InvalidInputError):
@@ -40,12 +38,14 @@ class ToolInputError(ToolException, InvalidInputError):
 __all__ = [
     "MAX_PROMPT_CHARS",
     "NOT_BLANK",
+    "GeneratorTool",
     "GenlabTool",
     "ProgressCallback",
     "ToolInputError",
     "check_text_size",
     "clean_labels",
     "describe_validation_error",
+    "load_generator",
     "require_text",
     "validate_input",
 ]
@@ -104,6 +104,29 @@ def check_text_size(value: str, what: str = "text") -> str:
     if len(value) > limit:
         raise InvalidInputError(f"{what} has {len(value):,} characters; the limit is {limit:,} (GENLAB_MAX_INPUT_CHARS)")
     return value
+
+
+def load_generator(role: str, model: str | None, out_dir: str | Path | None) -> tuple[str, Path, Any]:
+    """Check the model's config and the output folder, then load the role's pipeline.
+
+    The checks come first: a bad folder must fail in a second, not after minutes of loading.
+
+    Args:
+        role: ``"image"`` or ``"music"``.
+        model: Hub id or folder overriding the role's configured model.
+        out_dir: Folder for the files; None: ``get_settings().outputs``.
+
+    Returns:
+        The model id (what the files record), the output folder (created) and the pipeline.
+
+    Raises:
+        ModelUnavailableError: The model cannot be loaded.
+        InvalidInputError: ``out_dir`` is not a folder that can be written.
+    """
+    model_id = model or get_settings().model_for(role)
+    get_runtime().key_for(role, model)
+    folder = ensure_output_dir(out_dir)
+    return model_id, folder, get_model(role, model)
 
 
 class GenlabTool(BaseTool):
@@ -165,4 +188,23 @@ class GenlabTool(BaseTool):
             return self._execute(**kwargs)
 
     def _execute(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+class GeneratorTool(GenlabTool):
+    """Base class of the tools that write files with a generator model (image, music).
+
+    Subclasses implement :meth:`_generate` with the validated arguments; the tool returns
+    its result as JSON-ready data.
+    """
+
+    model: str | None = None
+    """Hub id or folder of the model; None uses the role's setting (GENLAB_IMAGE_MODEL, GENLAB_MUSIC_MODEL)."""
+    out_dir: Path | None = None
+    """Where the files go; None uses GENLAB_OUTPUT_DIR."""
+
+    def _execute(self, **kwargs: Any) -> dict[str, Any]:
+        return self._generate(**kwargs).model_dump(mode="json")
+
+    def _generate(self, **kwargs: Any) -> BaseModel:
         raise NotImplementedError

@@ -8,55 +8,31 @@ any image can be made again: the same seed and settings give the same image.
 from __future__ import annotations
 
 import inspect
-import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 
 from genlab.errors import GenerationCancelled
-from genlab.tools.base import MAX_PROMPT_CHARS, NOT_BLANK, GenlabTool, ProgressCallback, require_text, validate_input
-from genlab.tools.files import ensure_output_dir, output_batch
+from genlab.params import SEED_MAX, ImageInput, ImageSettings, random_seed
+from genlab.tools.base import GeneratorTool, ProgressCallback, load_generator, validate_input
+from genlab.tools.files import output_batch
 
-SEED_MAX = 2**32 - 1
+__all__ = [
+    "SEED_MAX",
+    "GenerateImageTool",
+    "ImageFile",
+    "ImageInput",
+    "ImageResult",
+    "ImageSettings",
+    "generate_image",
+    "generate_images",
+]
 
 # A diffusers pipeline keeps per-call state (the scheduler's timesteps), so two threads
 # must not run the shared pipeline at the same time.
 _PIPELINE_LOCK = threading.Lock()
-
-
-class ImageInput(BaseModel):
-    """Arguments of ``generate_image``."""
-
-    prompt: str = Field(
-        min_length=1,
-        max_length=MAX_PROMPT_CHARS,
-        description="What to draw, in English: subject, style, lighting, composition.",
-        pattern=NOT_BLANK,
-    )
-    negative_prompt: str = Field(
-        default="", max_length=MAX_PROMPT_CHARS, description="What to keep out of the image, e.g. 'blurry, text'."
-    )
-    width: int = Field(
-        default=512, ge=64, le=2048, multiple_of=8, description="Width in pixels: a multiple of 8 from 64 to 2048."
-    )
-    height: int = Field(
-        default=512, ge=64, le=2048, multiple_of=8, description="Height in pixels: a multiple of 8 from 64 to 2048."
-    )
-    steps: int = Field(default=25, ge=1, le=200, description="Denoising steps from 1 to 200; more is slower and finer.")
-    guidance_scale: float = Field(
-        default=7.5, ge=0.0, le=30.0, description="How closely to follow the prompt, from 0 to 30 (7.5 is typical)."
-    )
-    seed: int | None = Field(
-        default=None, ge=0, le=SEED_MAX, description="Random seed from 0 to 4294967295; the same seed gives the same image."
-    )
-    num_images: int = Field(default=1, ge=1, le=8, description="How many images to draw, from 1 to 8.")
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        return require_text(value, "prompt")
 
 
 class ImageFile(BaseModel):
@@ -103,15 +79,18 @@ def generate_images(
     again alone with that seed gives the same picture. Without ``seed`` a random one is
     chosen and reported.
 
+    The arguments before ``model`` are the fields of :class:`~genlab.params.ImageInput`, with
+    its defaults; its field descriptions say what each allows.
+
     Args:
         prompt: What to draw.
         negative_prompt: What to keep out of the image.
-        width: Width in pixels, a multiple of 8 from 64 to 2048.
-        height: Height in pixels, a multiple of 8 from 64 to 2048.
-        steps: Denoising steps, 1 to 200.
-        guidance_scale: Classifier-free guidance, 0 to 30.
-        seed: Seed of the first image, 0 to 2**32-1.
-        num_images: How many images, 1 to 8.
+        width: Width in pixels.
+        height: Height in pixels.
+        steps: Denoising steps.
+        guidance_scale: Classifier-free guidance.
+        seed: Seed of the first image.
+        num_images: How many images.
         model: Hub id or folder overriding the configured image model.
         out_dir: Folder for the PNGs; defaults to ``get_settings().outputs``.
         progress: Called as ``progress(done, total)`` after each denoising step.
@@ -141,16 +120,8 @@ def generate_images(
     )
     import torch
 
-    from genlab.models import get_model, get_runtime
-    from genlab.settings import get_settings
-
-    model_id = model or get_settings().model_for("image")
-    # Check the model's config and the output folder before loading weights and generating:
-    # a bad folder must fail in a second, not after minutes of generation.
-    get_runtime().key_for("image", model)
-    out_dir = ensure_output_dir(out_dir)
-    pipe = get_model("image", model)
-    first_seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
+    model_id, folder, pipe = load_generator("image", model, out_dir)
+    first_seed = request.seed if request.seed is not None else random_seed()
     seeds = [(first_seed + i) % (SEED_MAX + 1) for i in range(request.num_images)]
     total = request.steps * request.num_images
     pictures = []
@@ -171,7 +142,7 @@ def generate_images(
                 kwargs["callback_on_step_end"] = _step_callback(progress, index * request.steps, total, cancel)
             pictures.append(pipe(**kwargs).images[0])
     files = []
-    with output_batch(out_dir) as batch:
+    with output_batch(folder) as batch:
         for picture, image_seed in zip(pictures, seeds, strict=False):
             pending = batch.reserve(request.prompt, ".png")
             info = _png_text(request, image_seed, model_id)
@@ -226,7 +197,7 @@ def _png_text(request: ImageInput, seed: int, model_id: str) -> Any:
     return info
 
 
-class GenerateImageTool(GenlabTool):
+class GenerateImageTool(GeneratorTool):
     """The ``generate_image`` tool; ``model`` and ``out_dir`` override the settings."""
 
     name: str = "generate_image"
@@ -237,14 +208,9 @@ class GenerateImageTool(GenlabTool):
         "paths with width, height and seed (the same seed and settings redraw the same image)."
     )
     args_schema: type[BaseModel] = ImageInput
-    model: str | None = None
-    """Hub id or folder of the image model; None uses GENLAB_IMAGE_MODEL."""
-    out_dir: Path | None = None
-    """Where PNGs go; None uses GENLAB_OUTPUT_DIR."""
 
-    def _execute(self, **kwargs: Any) -> dict[str, Any]:
-        result = generate_images(**kwargs, model=self.model, out_dir=self.out_dir)
-        return result.model_dump(mode="json")
+    def _generate(self, **kwargs: Any) -> ImageResult:
+        return generate_images(**kwargs, model=self.model, out_dir=self.out_dir)
 
 
 generate_image = GenerateImageTool()

@@ -8,43 +8,33 @@ PCM WAV at the model's sampling rate.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import wave
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 
-from genlab.tools.base import MAX_PROMPT_CHARS, NOT_BLANK, GenlabTool, ProgressCallback, require_text, validate_input
-from genlab.tools.files import ensure_output_dir, output_batch
+from genlab.params import MAX_DURATION_S, SEED_MAX, MusicInput, MusicSettings, random_seed
+from genlab.tools.base import GeneratorTool, ProgressCallback, load_generator, validate_input
+from genlab.tools.files import output_batch
 
-SEED_MAX = 2**32 - 1
-MAX_DURATION_S = 60.0
+__all__ = [
+    "MAX_DURATION_S",
+    "SEED_MAX",
+    "GenerateMusicTool",
+    "MusicInput",
+    "MusicResult",
+    "MusicSettings",
+    "audio_tokens_for",
+    "compose_music",
+    "generate_music",
+    "write_wav",
+]
 
 # Sampling draws from torch's global random generator; seeding it is only reproducible
 # if no other generation runs in between, and the shared model is not re-entrant anyway.
 _GENERATION_LOCK = threading.Lock()
-
-
-class MusicInput(BaseModel):
-    """Arguments of ``generate_music``."""
-
-    prompt: str = Field(
-        min_length=1,
-        max_length=MAX_PROMPT_CHARS,
-        description="The music to make: genre, instruments, mood, tempo (e.g. 'calm lo-fi piano, 80 bpm').",
-        pattern=NOT_BLANK,
-    )
-    duration_s: float = Field(default=8.0, gt=0.0, le=MAX_DURATION_S, description="Length in seconds: more than 0, at most 60.")
-    seed: int | None = Field(
-        default=None, ge=0, le=SEED_MAX, description="Random seed from 0 to 4294967295; the same seed gives the same clip."
-    )
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        return require_text(value, "prompt")
 
 
 class MusicResult(BaseModel):
@@ -58,10 +48,6 @@ class MusicResult(BaseModel):
     prompt: str
     seed: int
     """Seed the clip was sampled with: pass it back to make the same clip."""
-
-    def tool_output(self) -> dict[str, Any]:
-        """The ``generate_music`` tool's result: path, sampling rate, duration, model, prompt, seed."""
-        return self.model_dump(mode="json")
 
 
 def audio_tokens_for(duration_s: float, frame_rate: float, num_codebooks: int) -> int:
@@ -85,10 +71,13 @@ def compose_music(
 ) -> MusicResult:
     """Generate a music clip for ``prompt`` and save it as a WAV file in ``out_dir``.
 
+    The arguments before ``model`` are the fields of :class:`~genlab.params.MusicInput`, with
+    its defaults; its field descriptions say what each allows.
+
     Args:
         prompt: The music to make: genre, instruments, mood.
-        duration_s: Length in seconds, more than 0 and at most 60.
-        seed: Sampling seed, 0 to 2**32-1; a random one is chosen and reported when omitted.
+        duration_s: Length in seconds.
+        seed: Sampling seed; a random one is chosen and reported when omitted.
         model: Hub id or folder overriding the configured music model.
         out_dir: Folder for the WAV; defaults to ``get_settings().outputs``.
         progress: Called as ``progress(done, total)`` after each generated audio token.
@@ -104,19 +93,11 @@ def compose_music(
     import numpy as np
     import torch
 
-    from genlab.models import get_model, get_runtime
-    from genlab.settings import get_settings
-
-    model_id = model or get_settings().model_for("music")
-    # Check the model's config and the output folder before loading weights and generating:
-    # a bad folder must fail in a second, not after minutes of generation.
-    get_runtime().key_for("music", model)
-    out_dir = ensure_output_dir(out_dir)
-    pipe = get_model("music", model)
+    model_id, folder, pipe = load_generator("music", model, out_dir)
     config = pipe.model.config
     num_codebooks = getattr(config.decoder, "num_codebooks", 1)
     tokens = audio_tokens_for(request.duration_s, config.audio_encoder.frame_rate, num_codebooks)
-    clip_seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
+    clip_seed = request.seed if request.seed is not None else random_seed()
     forward: dict[str, Any] = {"max_new_tokens": tokens, "do_sample": True}  # greedy MusicGen loops one bar
     if progress is not None:
         forward["stopping_criteria"] = [_progress_criterion(progress, tokens)]
@@ -125,7 +106,7 @@ def compose_music(
         output = pipe(request.prompt, forward_params=forward)
     audio = np.asarray(output["audio"], dtype=np.float32)
     rate = int(output["sampling_rate"])
-    with output_batch(out_dir) as batch:
+    with output_batch(folder) as batch:
         pending = batch.reserve(request.prompt, ".wav")
         with pending.open() as handle:
             frames = write_wav(handle, audio, rate)
@@ -180,7 +161,7 @@ def _progress_criterion(progress: ProgressCallback, total: int) -> Any:
     return ReportProgress()
 
 
-class GenerateMusicTool(GenlabTool):
+class GenerateMusicTool(GeneratorTool):
     """The ``generate_music`` tool; ``model`` and ``out_dir`` override the settings."""
 
     name: str = "generate_music"
@@ -188,16 +169,12 @@ class GenerateMusicTool(GenlabTool):
         "Compose a short instrumental music clip from a text description with a local MusicGen model "
         "and save it as a WAV file. Use it when the user asks for music, a soundtrack, a jingle or a "
         "melody (not for speech or sung lyrics). Describe genre, instruments, mood and tempo in "
-        "`prompt`; `duration_s` is at most 60 seconds. Returns the file path, duration and sampling rate."
+        f"`prompt`; `duration_s` is at most {MAX_DURATION_S:g} seconds. Returns the file path, duration and sampling rate."
     )
     args_schema: type[BaseModel] = MusicInput
-    model: str | None = None
-    """Hub id or folder of the music model; None uses GENLAB_MUSIC_MODEL."""
-    out_dir: Path | None = None
-    """Where WAVs go; None uses GENLAB_OUTPUT_DIR."""
 
-    def _execute(self, **kwargs: Any) -> dict[str, Any]:
-        return compose_music(**kwargs, model=self.model, out_dir=self.out_dir).tool_output()
+    def _generate(self, **kwargs: Any) -> MusicResult:
+        return compose_music(**kwargs, model=self.model, out_dir=self.out_dir)
 
 
 generate_music = GenerateMusicTool()

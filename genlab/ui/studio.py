@@ -13,15 +13,10 @@ from typing import Any
 import gradio as gr
 
 from genlab.errors import InvalidInputError
+from genlab.params import ImageInput, MusicInput, default, describe
 from genlab.tools.classification import ZeroShotInput
-from genlab.tools.image import ImageInput
-from genlab.tools.music import MusicInput
 from genlab.tools.summarization import SummarizeInput
 from genlab.ui.errors import shows_errors
-
-
-def _info(schema: type[Any], field: str) -> str:
-    return schema.model_fields[field].description or ""
 
 
 def _reporter(progress: Any, desc: str, unit: str) -> Any:
@@ -60,7 +55,7 @@ def image(
         width=_whole(width),
         height=_whole(height),
         steps=_whole(steps),
-        guidance_scale=float(guidance_scale) if guidance_scale is not None else 7.5,
+        guidance_scale=float(guidance_scale) if guidance_scale is not None else default(ImageInput, "guidance_scale"),
         seed=_whole(seed),
         num_images=_whole(num_images),
         progress=_reporter(progress, "denoising", "steps"),
@@ -133,17 +128,27 @@ def build() -> dict[str, Any]:
     with gr.Tab("Image"):
         with gr.Row():
             with gr.Column(scale=2):
-                prompt = gr.Textbox(label="Prompt", info=_info(ImageInput, "prompt"), lines=2, elem_id="image-prompt")
-                negative = gr.Textbox(label="Negative prompt", info=_info(ImageInput, "negative_prompt"))
+                prompt = gr.Textbox(label="Prompt", info=describe(ImageInput, "prompt"), lines=2, elem_id="image-prompt")
+                negative = gr.Textbox(label="Negative prompt", info=describe(ImageInput, "negative_prompt"))
                 with gr.Row():
-                    width = gr.Number(512, label="Width", precision=0, info=_info(ImageInput, "width"))
-                    height = gr.Number(512, label="Height", precision=0, info=_info(ImageInput, "height"))
+                    width = gr.Number(
+                        default(ImageInput, "width"), label="Width", precision=0, info=describe(ImageInput, "width")
+                    )
+                    height = gr.Number(
+                        default(ImageInput, "height"), label="Height", precision=0, info=describe(ImageInput, "height")
+                    )
                 with gr.Row():
-                    steps = gr.Number(25, label="Steps", precision=0, info=_info(ImageInput, "steps"))
-                    guidance = gr.Number(7.5, label="Guidance", info=_info(ImageInput, "guidance_scale"))
+                    steps = gr.Number(
+                        default(ImageInput, "steps"), label="Steps", precision=0, info=describe(ImageInput, "steps")
+                    )
+                    guidance = gr.Number(
+                        default(ImageInput, "guidance_scale"), label="Guidance", info=describe(ImageInput, "guidance_scale")
+                    )
                 with gr.Row():
                     seed = gr.Number(None, label="Seed", precision=0, info="Empty: a random seed, shown under the image.")
-                    count = gr.Number(1, label="Count", precision=0, info=_info(ImageInput, "num_images"))
+                    count = gr.Number(
+                        default(ImageInput, "num_images"), label="Count", precision=0, info=describe(ImageInput, "num_images")
+                    )
                 draw = gr.Button("Generate image", variant="primary")
             with gr.Column(scale=3):
                 gallery = gr.Gallery(label="Images", elem_id="image-gallery", columns=2, height=420)
@@ -159,9 +164,11 @@ def build() -> dict[str, Any]:
     with gr.Tab("Music"):
         with gr.Row():
             with gr.Column(scale=2):
-                music_prompt = gr.Textbox(label="Music prompt", info=_info(MusicInput, "prompt"), lines=2)
+                music_prompt = gr.Textbox(label="Music prompt", info=describe(MusicInput, "prompt"), lines=2)
                 with gr.Row():
-                    duration = gr.Number(8.0, label="Duration (s)", info=_info(MusicInput, "duration_s"))
+                    duration = gr.Number(
+                        default(MusicInput, "duration_s"), label="Duration (s)", info=describe(MusicInput, "duration_s")
+                    )
                     music_seed = gr.Number(None, label="Seed", precision=0, info="Empty: a random seed.")
                 compose = gr.Button("Generate music", variant="primary")
             with gr.Column(scale=3):
@@ -177,16 +184,16 @@ def build() -> dict[str, Any]:
     with gr.Tab("Summarize"):
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Text to summarize", lines=8, info=_info(SummarizeInput, "text"))
+                text = gr.Textbox(label="Text to summarize", lines=8, info=describe(SummarizeInput, "text"))
                 upload = gr.File(label="Or a text file", file_types=[".txt", ".md"], type="filepath")
-                max_words = gr.Number(None, label="Max words", precision=0, info=_info(SummarizeInput, "max_words"))
+                max_words = gr.Number(None, label="Max words", precision=0, info=describe(SummarizeInput, "max_words"))
                 summarize_button = gr.Button("Summarize", variant="primary")
             summary = gr.Textbox(label="Summary", lines=8, elem_id="summary", interactive=False)
         summarize_button.click(summarize, inputs=[text, upload, max_words], outputs=summary, api_name="summarize")
     with gr.Tab("Classify"):
         with gr.Row():
             with gr.Column():
-                classify_text = gr.Textbox(label="Text to classify", lines=4, info=_info(ZeroShotInput, "text"))
+                classify_text = gr.Textbox(label="Text to classify", lines=4, info=describe(ZeroShotInput, "text"))
                 labels = gr.Textbox(label="Labels", value="positive, negative", info="Comma-separated candidate labels.")
                 multi = gr.Checkbox(label="Multi-label", info="Score each label on its own (several may apply).")
                 classify_button = gr.Button("Classify", variant="primary")
