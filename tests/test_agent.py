@@ -108,6 +108,7 @@ def test_the_system_prompt_makes_it_a_course_assistant():
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_course_question_is_answered_from_search_course_with_citations():
     def answer(messages):
         return f"A GAN pits a generator against a discriminator. Sources: {last_tool_result(messages)}"
@@ -301,6 +302,7 @@ RESTART_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_saved_session_survives_a_process_restart(tmp_path):
     script = tmp_path / "turn.py"
     script.write_text(RESTART_SCRIPT)

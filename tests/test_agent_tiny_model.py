@@ -71,6 +71,7 @@ def test_the_tiny_chat_model_runs_a_turn_with_all_seven_tools(tiny_env):
     assert isinstance(session.messages()[-1], AIMessage)
 
 
+@pytest.mark.slow
 def test_genlab_chat_runs_on_the_tiny_chat_model(tiny_env):
     needs_context_for_all_tools(tiny_env.chat)
     out = subprocess.run(

@@ -179,6 +179,7 @@ def _subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_subprocess_music_json(tiny_env, tmp_path) -> None:
     env = _subprocess_env({**tiny_env.env(), "GENLAB_HOME": str(tmp_path / "home")})
     proc = subprocess.run(
