@@ -131,6 +131,7 @@ def test_a_course_question_is_answered_from_search_course_with_citations():
     assert streamed == end.answer
 
 
+@pytest.mark.slow
 def test_an_image_request_draws_with_the_tiny_model_and_reports_the_path(tiny_env, tmp_path, monkeypatch):
     from genlab.settings import get_settings
 
