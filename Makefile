@@ -21,7 +21,7 @@ QUESTION ?= How do GANs differ from diffusion models?
 help:
 	@echo "make demo   set up .venv and answer a course question with cited sources"
 	@echo "make test   set up .venv, lint, and run the whole test suite"
-	@echo "make test-fast  the edit loop: lint, then the tests not marked slow"
+	@echo "make test-fast  the edit loop: lint, then the tests not marked slow (about 1 min)"
 	@echo "make lint   ruff (lint and format check) and mypy"
 	@echo "make bench  run the benchmarks (prints tables)"
 

@@ -25,6 +25,19 @@ import tiny_models as builders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Fixtures that build (or copy) the index of the bundled course: embedding its 137 chunks and
+# 661 sentences takes 20-27 s per store on a 2-core machine, so every test using one is slow.
+COURSE_INDEX_FIXTURES = {"course_indexes", "course_index", "private_index", "built_faiss"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that uses a course-index fixture, so ``-m "not slow"`` never
+    waits for the index to be built."""
+    for item in items:
+        if COURSE_INDEX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 class TinyModels:
     """Paths of tiny model folders; each is built on first access, once per test session."""

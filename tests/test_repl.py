@@ -140,6 +140,7 @@ def test_end_of_input_leaves_cleanly():
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_piped_chat_prints_plain_text_and_saves_the_session(chat_env):
     def chat(stdin: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -157,6 +158,7 @@ def test_piped_chat_prints_plain_text_and_saves_the_session(chat_env):
     assert "**Echo** number 2: and again" in second.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_chat_without_a_usable_model_says_how_to_configure_one(chat_env, tmp_path):
     env = dict(chat_env)
     env.pop("GENLAB_CHAT_FACTORY")
