@@ -24,7 +24,6 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -37,7 +36,14 @@ from genlab.models.chat_tools import AnswerStream, ToolPlan, context_advice, pla
 from genlab.models.generation import GENERATION_KEYS, GenerationInfo
 from genlab.models.llm import LocalLLM, as_prompt_value
 from genlab.models.template_limits import max_tool_calls, one_call_per_message
-from genlab.models.tool_calls import MARKER_TOKENS, ParsedOutput, complete_call_end, parse_tool_calls, parse_with_tokenizer
+from genlab.models.tool_calls import (
+    MARKER_TOKENS,
+    ParsedOutput,
+    complete_call_end,
+    parse_tool_calls,
+    parse_with_tokenizer,
+    tool_call_chunks,
+)
 from genlab.settings import get_settings
 
 __all__ = ["ChatLocalModel", "message_text", "to_chat_messages"]
@@ -331,14 +337,10 @@ class ChatLocalModel(BaseChatModel):
             if run_manager is not None:
                 run_manager.on_llm_new_token(shown, chunk=chunk)
             yield chunk
-        chunks = [
-            tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
-            for index, call in enumerate(calls)
-        ]
         last = ChatGenerationChunk(
             message=AIMessageChunk(
                 content=rest,
-                tool_call_chunks=chunks,
+                tool_call_chunks=tool_call_chunks(calls),
                 chunk_position="last",
                 response_metadata=self._metadata(info, calls),
                 usage_metadata=self._usage(info),
