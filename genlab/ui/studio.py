@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from genlab.errors import InvalidInputError
+from genlab.settings import get_settings
 from genlab.tools.classification import ZeroShotInput
 from genlab.tools.image import ImageInput
 from genlab.tools.music import MusicInput
@@ -33,8 +35,6 @@ def _reporter(progress: Any, desc: str, unit: str) -> Any:
 
 def png_metadata(path: str | Path) -> dict[str, str]:
     """The text fields of a PNG (genlab writes prompt, seed, steps, model... into them)."""
-    from PIL import Image
-
     with Image.open(path) as picture:
         return dict(getattr(picture, "text", {}) or {})
 
@@ -95,7 +95,6 @@ def _whole(value: float | None) -> Any:
 
 
 def _read_upload(file: str | None) -> str:
-    from genlab.settings import get_settings
 
     path = Path(file)  # type: ignore[arg-type]
     limit = get_settings().max_input_chars

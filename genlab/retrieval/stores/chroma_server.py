@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from genlab.errors import IndexServerError
+import httpx
+import numpy as np
+
+from genlab.errors import IndexCorruptError, IndexServerError
 from genlab.retrieval.dense import IndexVersion
 from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
 from genlab.retrieval.stores import IndexStore
@@ -92,8 +95,6 @@ class ChromaServerStore(IndexStore):
     @contextlib.contextmanager
     def calls(self, doing: str) -> Iterator[None]:
         """Turn a server that does not answer into one line naming the URL."""
-        import httpx
-
         try:
             yield
         except httpx.HTTPError as exc:
@@ -149,8 +150,6 @@ class ChromaServerStore(IndexStore):
         return file_lock(self.root / ".lock")
 
     def live_name(self) -> str | None:
-        from genlab.errors import IndexCorruptError
-
         with self.calls("reading which version is live"):
             name = self._meta_document("live")
         if name is None:
@@ -180,7 +179,6 @@ class ChromaServerStore(IndexStore):
         records = sorted(zip(stored["metadatas"], stored["documents"], strict=True), key=lambda r: r[0].get("row", -1))
         chunks = parse_chunks([{**{k: v for k, v in meta.items() if k != "row"}, "text": text} for meta, text in records])
         check_agreement(manifest, chunks)
-        import numpy as np
 
         rows = zip(sentence_rows["metadatas"], sentence_rows["documents"], sentence_rows["embeddings"], strict=True)
         ordered = sorted(rows, key=lambda r: r[0]["row"])

@@ -26,6 +26,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+from filelock import FileLock, Timeout
+
 from genlab.errors import GenlabError, IndexCorruptError, IndexWriteError
 from genlab.retrieval.dense import ChunkVectors, IndexVersion
 from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
@@ -59,8 +62,6 @@ def file_lock(path: Path) -> Iterator[None]:
         IndexWriteError: The lock cannot be taken (its path is a folder, the folder is read-only).
         GenlabError: Another writer held it for :data:`LOCK_TIMEOUT_S` seconds.
     """
-    from filelock import FileLock, Timeout
-
     if path.exists() and not path.is_file():
         raise IndexWriteError(f"cannot lock the index: {path} is not a file (remove it); nothing was changed")
     try:
@@ -143,8 +144,6 @@ class FolderStore(IndexStore):
         return f"the {self.kind} index in {self.root} is damaged ({reason}); rebuild it with `genlab index --rebuild`"
 
     def read(self, name: str) -> IndexVersion:
-        import numpy as np
-
         folder = self.root / name
         manifest = parse_manifest((folder / "manifest.json").read_bytes(), self.kind, self.location)
         chunks = parse_chunks(json.loads((folder / "chunks.json").read_bytes()))
@@ -161,8 +160,6 @@ class FolderStore(IndexStore):
         return version
 
     def write(self, version: NewVersion) -> str:
-        import numpy as np
-
         name = new_version_name()
         staging = self.root / f".tmp-{name}"
         try:
@@ -270,8 +267,6 @@ class ChromaVectors:
         return [(self.positions[doc.metadata["id"]], 1.0 - float(distance)) for doc, distance in found]
 
     def matrix(self) -> Any:
-        import numpy as np
-
         got = self.collection.get(include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         order = sorted(self.positions, key=self.positions.__getitem__)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from genlab.errors import IndexCorruptError
@@ -134,8 +135,6 @@ def parse_sentences(raw: Any, chunks: int) -> list[tuple[int, str]]:
 
 def check_matrix(matrix: Any, rows: int, width: int, what: str) -> Any:
     """Return ``matrix`` as float32 if it is ``rows`` x ``width`` finite numbers."""
-    import numpy as np
-
     if not isinstance(matrix, np.ndarray) or matrix.dtype.kind != "f" or matrix.ndim != 2:
         raise ValueError(f"the {what} are not a matrix of numbers")
     if matrix.shape != (rows, width) and not (rows == 0 and matrix.shape[0] == 0):
