@@ -23,7 +23,9 @@ from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
+from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -52,7 +54,6 @@ def bundled_embedding_model() -> str:
 
 
 def _default_home() -> Path:
-    from platformdirs import user_data_dir
 
     return Path(user_data_dir("genlab", appauthor=False))
 
@@ -172,7 +173,6 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None  # empty means unset
         value = value.strip().rstrip("/")
-        from urllib.parse import urlsplit
 
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -186,8 +186,6 @@ class Settings(BaseSettings):
     @field_validator("chroma_url")
     @classmethod
     def _check_chroma_url(cls, value: str | None) -> str | None:
-        from urllib.parse import urlsplit
-
         if value is None or not value.strip():
             return None
         value = value.strip()

@@ -10,7 +10,7 @@ real agent with it.
 
 from __future__ import annotations
 
-import json
+import re
 import threading
 import time
 import uuid
@@ -20,9 +20,11 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
-from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
+
+from genlab.models.tool_calls import tool_call_chunks
 
 
 def tool_call_message(name: str, **args: Any) -> AIMessage:
@@ -79,8 +81,6 @@ class ScriptedChatModel(BaseChatModel):
 
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any) -> ScriptedChatModel:
         """Record the tools' names and return the model itself: the script decides the calls."""
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
         self._bound = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
         return self
 
@@ -125,11 +125,8 @@ class ScriptedChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(word, chunk=chunk)
             yield chunk
         if reply.tool_calls:
-            tool_chunks = [
-                tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=i)
-                for i, call in enumerate(reply.tool_calls)
-            ]
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content="", id=reply.id, tool_call_chunks=tool_chunks))
+            chunks = tool_call_chunks(reply.tool_calls)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content="", id=reply.id, tool_call_chunks=chunks))
             if run_manager:
                 run_manager.on_llm_new_token("", chunk=chunk)
             yield chunk
@@ -137,6 +134,4 @@ class ScriptedChatModel(BaseChatModel):
 
 def _split_words(text: str) -> list[str]:
     """Split ``text`` into words that keep their trailing whitespace (joining gives ``text``)."""
-    import re
-
     return re.findall(r"\S+\s*|\s+", text)

@@ -55,16 +55,16 @@ def test_bad_generation_flags_exit_2_before_any_model(args, expected, capsys) ->
 def test_chat_flags_reach_the_chat_model(tiny_env, capsys, monkeypatch) -> None:
     import io
 
-    import genlab.agents.chat_model as chat_model
+    import genlab.agents.session as session
 
     built: list = []
-    real = chat_model.resolve_chat_model
+    real = session.resolve_chat_model
 
     def recording(*args, **kwargs):
         built.append(real(*args, **kwargs))
         return built[-1]
 
-    monkeypatch.setattr(chat_model, "resolve_chat_model", recording)
+    monkeypatch.setattr(session, "resolve_chat_model", recording)  # where open_chat looks it up
     monkeypatch.setattr("sys.stdin", io.StringIO("/exit\n"))
     code, _, err = run_cli(["chat", "--max-new-tokens", "5", "--temperature", "0", "--seed", "3"], capsys)
     assert code == 0, err

@@ -19,8 +19,17 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import ToolException
+from langgraph.checkpoint.memory import InMemorySaver
+
+from genlab.agents.chat_model import resolve_chat_model
+from genlab.agents.guards import repeat_guard
 from genlab.agents.history import history_trimmer
 from genlab.agents.prompts import SYSTEM_PROMPT
+from genlab.agents.toolset import default_tools
+from genlab.errors import GenlabError, InvalidInputError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -89,19 +98,12 @@ def build_agent(
     from langchain.agents import create_agent
     from langchain.agents.middleware import ToolErrorMiddleware
 
-    from genlab.agents.chat_model import resolve_chat_model
-    from genlab.agents.guards import repeat_guard
-    from genlab.agents.toolset import default_tools
-    from genlab.errors import InvalidInputError
-
     if max_model_calls < 1:
         raise InvalidInputError(f"max_model_calls must be at least 1, got {max_model_calls}")
     chat_model = resolve_chat_model(model, settings=settings)
     if tools is None:
         tools = default_tools(settings)
     if checkpointer is None:
-        from langgraph.checkpoint.memory import InMemorySaver
-
         checkpointer = InMemorySaver()
     middleware = [ToolErrorMiddleware(on_error=tool_error_content), _step_limit(max_model_calls), _cancellation()]
     middleware.append(history_trimmer())  # long chats: the newest whole turns that fit the context
@@ -135,10 +137,6 @@ def tool_error_content(exc: Exception, request: Any) -> str:
     Errors genlab raises on purpose (bad input, an unavailable model) and ``ToolException``
     carry a message meant for the reader; anything else is named by its type and logged.
     """
-    from langchain_core.tools import ToolException
-
-    from genlab.errors import GenlabError
-
     name = request.tool_call["name"]
     if isinstance(exc, TurnCancelled):
         return CANCELLED_TOOL_RESULT
@@ -158,7 +156,6 @@ def is_step_limit(message: Any) -> bool:
 
 def _step_limit(limit: int) -> Any:
     from langchain.agents.middleware import ModelCallLimitMiddleware
-    from langchain_core.messages import AIMessage
 
     class StepLimit(ModelCallLimitMiddleware):
         """LangChain's run limit on model calls, ending the turn with a message a learner understands."""
@@ -191,7 +188,6 @@ def is_cancelled(config: Any) -> bool:
 
 def cancel_on_token(event: Any) -> Any:
     """A callback handler that stops a model's generation at the next token once ``event`` is set."""
-    from langchain_core.callbacks import BaseCallbackHandler
 
     class CancelOnToken(BaseCallbackHandler):
         raise_error: bool = True  # an exception here must stop the model, not be logged
@@ -229,7 +225,6 @@ def _quiet_cancellation(handler_name: str) -> None:
 
 def _cancellation() -> Any:
     from langchain.agents.middleware import AgentMiddleware, hook_config
-    from langchain_core.messages import ToolMessage
     from langgraph.config import get_config
 
     def cancelled_result(request: Any) -> ToolMessage:

@@ -16,7 +16,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.language_models import BaseChatModel
+
 from genlab.errors import GenlabError, InvalidInputError, ModelUnavailableError
+from genlab.models import load_chat_model, parse_model
+from genlab.models.runtime import get_runtime
+from genlab.settings import get_settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -41,13 +46,10 @@ def resolve_chat_model(
         ModelUnavailableError: The model cannot be loaded, or ``GENLAB_CHAT_FACTORY`` does
             not name a function that returns a chat model.
     """
-    from langchain_core.language_models import BaseChatModel
-
     if isinstance(model, BaseChatModel):
         if generation:
             raise InvalidInputError("generation settings apply to a model genlab loads; set them on the chat model you pass")
         return model
-    from genlab.settings import get_settings
 
     spec = ((settings or get_settings()).chat_factory or "").strip()
     if spec:
@@ -58,8 +60,6 @@ def resolve_chat_model(
                 f"with {FACTORY_ENV} set, the function it names sets them"
             )
         return _from_factory(spec, model)
-    from genlab.models import load_chat_model, parse_model
-    from genlab.models.runtime import get_runtime
 
     chat_model = load_chat_model(model, settings=settings, **generation)
     if not parse_model("chat", model, settings).remote:
@@ -71,7 +71,6 @@ def resolve_chat_model(
 
 
 def _from_factory(spec: str, model: str | None) -> BaseChatModel:
-    from langchain_core.language_models import BaseChatModel
 
     module_name, sep, attr = spec.partition(":")
     fixes = f"set {FACTORY_ENV} to 'package.module:function' (a function returning a LangChain chat model) or unset it"

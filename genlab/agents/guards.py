@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
+
 if TYPE_CHECKING:
     from langchain_core.messages import ToolCall
 
@@ -29,7 +31,6 @@ def _key(call: ToolCall) -> str:
 def repeat_guard() -> Any:
     """The middleware (see the module docstring); one per agent."""
     from langchain.agents.middleware import AgentMiddleware, hook_config
-    from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
 
     class RepeatGuard(AgentMiddleware):
         """Ends a turn whose model repeats a call it has the result of, or runs away after tool use."""

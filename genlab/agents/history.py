@@ -21,6 +21,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from langchain_core.messages import HumanMessage, SystemMessage, trim_messages
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
 from genlab.models.generation import DEFAULT_MAX_NEW_TOKENS
 
 #: Tokens left free beside the history for the rendering of roles and the chat template.
@@ -63,15 +67,11 @@ def _token_counter(model: Any) -> Any:
 
 def trim_history(messages: list[Any], max_tokens: int, token_counter: Any) -> list[Any]:
     """The newest whole turns of ``messages`` within ``max_tokens``; the last turn always whole."""
-    from langchain_core.messages import HumanMessage, trim_messages
-
     last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
     current, earlier = messages[last_human:], messages[:last_human]
     counter = token_counter if callable(token_counter) else None
     used = counter(current) if counter is not None else 0
     if counter is None:
-        from langchain_core.messages.utils import count_tokens_approximately
-
         used = count_tokens_approximately(current)
     room = max_tokens - used
     if room <= 0 or not earlier:
@@ -102,9 +102,6 @@ def history_trimmer(max_tokens: int | None = None) -> Any:
                 if context is None:
                     budget = DEFAULT_HISTORY_TOKENS
                 else:
-                    from langchain_core.messages import SystemMessage
-                    from langchain_core.utils.function_calling import convert_to_openai_tool
-
                     # The system prompt and the tool schemas are rendered into every prompt.
                     schemas = json.dumps([convert_to_openai_tool(t) for t in request.tools])
                     fixed = [request.system_message or SystemMessage(""), SystemMessage(schemas)]

@@ -26,9 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from filelock import FileLock, Timeout
+from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel
 
 from genlab.errors import InvalidInputError, SessionStoreError, shown
+from genlab.settings import get_settings
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -41,8 +44,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 def sessions_path(settings: Settings | None = None) -> Path:
     """Return the SQLite file that saved sessions live in (``$GENLAB_HOME/sessions.sqlite``)."""
-    from genlab.settings import get_settings
-
     return (settings or get_settings()).home / SESSIONS_FILE
 
 
@@ -103,8 +104,6 @@ def open_checkpointer(path: Path | str | None = None) -> SqliteSaver:
     Args:
         path: The file; defaults to :func:`sessions_path`.
     """
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     path = Path(path) if path is not None else sessions_path()
     # The REPL reads state from its own thread while LangGraph writes checkpoints from a
     # worker thread; SqliteSaver serialises access with its own lock.
@@ -223,9 +222,6 @@ def session_lock(name: str, path: Path | None, *, cancel: Any = None, on_wait: A
     if path is None:
         yield
         return
-    from filelock import FileLock, Timeout
-
-    from genlab.agents.agent import TurnCancelled
 
     folder = path.with_name(path.name + ".locks")
     folder.mkdir(parents=True, exist_ok=True)
@@ -237,6 +233,9 @@ def session_lock(name: str, path: Path | None, *, cancel: Any = None, on_wait: A
             break
         except Timeout:
             if cancel is not None and cancel.is_set():
+                # lazy: agent.py imports the toolset (about 1.5 s); listing sessions needs none of it
+                from genlab.agents.agent import TurnCancelled
+
                 raise TurnCancelled("cancelled while waiting for the session") from None
             if not waited and on_wait is not None:
                 on_wait()

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.table import Table
+
 from genlab.agents.formatting import format_args, shorten
-from genlab.agents.session import ChatSession, Notice, TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
+from genlab.agents.memory import list_sessions, sessions_path
+from genlab.agents.session import ChatSession, Notice, TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd, open_chat
 from genlab.errors import GenlabError
-from genlab.terminal import safe_text
+from genlab.settings import get_settings
+from genlab.terminal import raw_stdout, safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -103,9 +111,6 @@ class TerminalRenderer(Renderer):
         self.console.print(safe_text(text), style="yellow", markup=False, highlight=False)
 
     def text(self, delta: str) -> None:
-        from rich.live import Live
-        from rich.markdown import Markdown
-
         self._buffer += safe_text(delta)
         if self._live is None:
             self._live = Live(console=self.console, refresh_per_second=12, vertical_overflow="visible")
@@ -121,8 +126,6 @@ class TerminalRenderer(Renderer):
         self._trace(f"← {event.name}: {shorten(event.content, 400)}", "red" if event.error else "dim")
 
     def tools(self, tools: list[tuple[str, str]]) -> None:
-        from rich.table import Table
-
         self._stop_live()
         table = Table.grid(padding=(0, 2))
         table.add_column(no_wrap=True, style="bold")
@@ -140,8 +143,6 @@ class TerminalRenderer(Renderer):
 
     def _stop_live(self) -> None:
         if self._live is not None:
-            from rich.markdown import Markdown
-
             self._live.update(Markdown(self._buffer), refresh=True)
             self._live.stop()
             self._live = None
@@ -244,8 +245,6 @@ class Repl:
         except Exception as exc:  # one bad turn must not end the session
             self.renderer.end_turn(None)
             if self.debug:
-                import traceback
-
                 traceback.print_exc(file=self.errors)
             self._error(f"unexpected {type(exc).__name__}: {exc} (the session goes on; --debug shows the traceback)")
         finally:
@@ -285,8 +284,6 @@ class Repl:
 
 def format_sessions(path: Any = None) -> str:
     """The saved sessions as lines of name, message count and last use (``/sessions``, ``--list``)."""
-    from genlab.agents.memory import list_sessions, sessions_path
-
     if path is None:
         path = sessions_path()
     sessions = list_sessions(path)
@@ -304,13 +301,9 @@ def _terminal_reader() -> Callable[[], str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    from genlab.settings import get_settings
-
     home = get_settings().home
     home.mkdir(parents=True, exist_ok=True)
     from prompt_toolkit.output import create_output
-
-    from genlab.terminal import raw_stdout
 
     # prompt_toolkit draws the input line with its own escape codes: it writes to the real
     # stdout, not the CLI's terminal-safe wrapper (which would strip them).
@@ -354,17 +347,11 @@ def run_chat(
     Raises:
         ModelUnavailableError: No chat model can be loaded (the CLI prints one line, exit 2).
     """
-    from genlab.agents.session import open_chat
-
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     started = time.perf_counter()
     chat = open_chat(session, model=model, generation=generation)
     renderer: Renderer
     if sys.stdout.isatty():
-        from rich.console import Console
-
-        from genlab.terminal import raw_stdout
-
         renderer = TerminalRenderer(Console(highlight=False, file=raw_stdout()))
         saved = "saved" if chat.saved else "not saved"
         renderer.console.print(

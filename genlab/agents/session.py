@@ -13,6 +13,7 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
 from genlab.agents.agent import (
@@ -21,11 +22,14 @@ from genlab.agents.agent import (
     DEFAULT_MAX_MODEL_CALLS,
     TurnCancelled,
     agent_config,
+    build_agent,
     cancel_on_token,
     is_step_limit,
 )
+from genlab.agents.chat_model import resolve_chat_model
 from genlab.agents.formatting import first_sentence
-from genlab.agents.memory import SessionRegistry, check_session_name, session_lock
+from genlab.agents.memory import SessionRegistry, check_session_name, open_checkpointer, session_lock
+from genlab.agents.toolset import default_tools
 from genlab.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -239,7 +243,6 @@ class ChatSession:
             events.put(_DONE)
 
     def _turn_events(self, text: str, cancel: threading.Event) -> Iterator[Any]:
-        from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
         from langgraph.errors import GraphRecursionError
 
         new_messages: list[Any] = [*self._close_dangling_tool_calls(), HumanMessage(content=text)]
@@ -297,8 +300,6 @@ class ChatSession:
     def _close_dangling_tool_calls(self) -> list[Any]:
         """Results for tool calls an interrupted turn left unanswered (chat templates and
         servers reject a history where a tool call has no result)."""
-        from langchain_core.messages import AIMessage, ToolMessage
-
         messages = self.messages()
         answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
         closing = []
@@ -342,11 +343,6 @@ def open_chat(
         ModelUnavailableError: No chat model can be loaded.
         InvalidInputError: ``session`` is not a valid name.
     """
-    from genlab.agents.agent import build_agent
-    from genlab.agents.chat_model import resolve_chat_model
-    from genlab.agents.memory import open_checkpointer
-    from genlab.agents.toolset import default_tools
-
     if session is not None:
         check_session_name(session)
     chat_model = resolve_chat_model(model, **(generation or {}))  # first: a missing model is the likeliest problem

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from genlab.retrieval import search_course
+
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
@@ -39,7 +41,6 @@ def default_tools(settings: Settings | None = None) -> list[BaseTool]:
         The tools named in :data:`DEFAULT_TOOL_NAMES`, in that order.
     """
     from genlab.chains import write_story
-    from genlab.retrieval import search_course
     from genlab.tools import classify_few_shot, classify_zero_shot, generate_image, generate_music, summarize
 
     tools: list[BaseTool] = [

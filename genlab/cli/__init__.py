@@ -12,7 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from typing import Any
+
+from pydantic import ValidationError
+from typer.exceptions import Exit, TyperException
 
 # Each module registers its commands on the one app; the order is the order in --help.
 from genlab.cli import chat, media, models, retrieval, story, ui  # registers the commands
@@ -84,9 +88,6 @@ def _pipe_closed() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; maps exceptions to the documented exit codes."""
-    from pydantic import ValidationError
-    from typer.exceptions import Exit, TyperException
-
     args = sys.argv[1:] if argv is None else argv
     handler = _show_warnings()
     stdout = sys.stdout
@@ -114,8 +115,6 @@ def main(argv: list[str] | None = None) -> None:
             _pipe_closed()
         except Exception as exc:  # the last line of defence: one line unless --debug
             if _STATE["debug"] or "--debug" in args:
-                import traceback
-
                 traceback.print_exc()
             _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
         try:

@@ -6,8 +6,10 @@ import os
 from typing import Annotated, Any, cast
 
 import typer
+from pydantic import ValidationError
 from typer.core import TyperGroup
 
+from genlab import __version__, logs
 from genlab.errors import GenerationCancelled
 
 
@@ -53,17 +55,13 @@ def _print_version(value: bool) -> None:
     # An eager option's own callback runs while the command line is parsed, before Click
     # asks for a command: `genlab --version` needs no command.
     if value:
-        from genlab import __version__
-
         print(f"genlab {__version__}")
         raise typer.Exit(0)
 
 
 def _configure_logs(debug: bool) -> None:
     """Quiet the libraries before any command imports them (see genlab.logs)."""
-    from pydantic import ValidationError
 
-    from genlab import logs
     from genlab.settings import get_settings
 
     try:

@@ -32,10 +32,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from genlab.errors import InvalidInputError, ModelUnavailableError, describe_validation_error
+from genlab.models import server_clients
 from genlab.models.generation import DEFAULT_MAX_NEW_TOKENS
+from genlab.models.runtime import get_runtime
 from genlab.settings import ROLES, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -213,8 +216,6 @@ def _missing_client(spec: ModelSpec, package: str, exc: ImportError) -> ModelUna
 
 def _client_class(spec: ModelSpec, factory: str, package: str) -> Any:
     """The genlab client class built by ``server_clients.<factory>()``; a missing package is one line."""
-    from genlab.models import server_clients
-
     try:
         return getattr(server_clients, factory)()
     except ImportError as exc:
@@ -314,7 +315,6 @@ def load_llm(model: str | None = None, *, role: str = "text", settings: Settings
     if spec.remote:
         generation.pop("batch_size", None)
         return _server_llm(spec, settings, generation)
-    from pydantic import ValidationError
 
     from genlab.models.llm import LocalLLM
 
@@ -387,8 +387,6 @@ def check_available(role: str, model: str | None = None, *, settings: Settings |
         ModelUnavailableError: The local model is missing or of the wrong kind, or the server
             does not answer (the message names the URL and the role).
     """
-    from genlab.models.runtime import get_runtime
-
     settings = settings or get_settings()
     spec = parse_model(role, model, settings)
     if not spec.remote:
@@ -401,7 +399,6 @@ def check_available(role: str, model: str | None = None, *, settings: Settings |
 
 
 def _probe(spec: ModelSpec, url: str, *, timeout: float) -> None:
-    import httpx
 
     try:
         response = httpx.get(url, timeout=timeout)

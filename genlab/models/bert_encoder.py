@@ -15,7 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 from torch.nn import functional as F
 
@@ -51,7 +53,6 @@ class BertSentenceEncoder(nn.Module):
     def __init__(self, folder: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
         folder = Path(folder)
         self.folder = str(folder)
@@ -125,8 +126,6 @@ class BertSentenceEncoder(nn.Module):
         **_: Any,
     ) -> Any:
         """Embed sentences, like ``SentenceTransformer.encode`` (numpy array, one row each)."""
-        import numpy as np
-
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         # Sorting by length keeps padding, and so wasted work, small within a batch.

@@ -6,48 +6,47 @@ the bound tools' JSON schemas as the template's ``tools=``, generates through a
 :class:`~genlab.models.llm.LocalLLM`, and parses tool calls out of the answer with
 :mod:`genlab.models.tool_calls`. It works with ``bind_tools``, ``with_structured_output``,
 streaming, and ``langchain.agents.create_agent``.
+
+Its parts: :mod:`genlab.models.chat_messages` turns messages into the template's dicts;
+:mod:`genlab.models.chat_tools` decides what the bound tools mean for one call and streams an
+answer while holding back what may be a tool call.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Literal
 
+from jinja2.exceptions import TemplateError
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModelInput
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolCall,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, model_validator
 
-from genlab.errors import InvalidInputError, ModelUnavailableError, PromptTooLongError
-from genlab.models.generation import GENERATION_KEYS, GenerationInfo, partial_stop_length
+from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.models.chat_messages import message_text, to_chat_messages
+from genlab.models.chat_tools import AnswerStream, ToolPlan, context_advice, plan_tools
+from genlab.models.generation import GENERATION_KEYS, GenerationInfo
 from genlab.models.llm import LocalLLM, as_prompt_value
 from genlab.models.template_limits import max_tool_calls, one_call_per_message
 from genlab.models.tool_calls import (
-    CALL_MARKERS,
     MARKER_TOKENS,
     ParsedOutput,
     complete_call_end,
     parse_tool_calls,
     parse_with_tokenizer,
+    tool_call_chunks,
 )
+from genlab.settings import get_settings
+
+__all__ = ["ChatLocalModel", "message_text", "to_chat_messages"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,181 +59,6 @@ _LS_SETTINGS: tuple[tuple[str, Literal["ls_max_tokens", "ls_temperature"]], ...]
 )
 #: Constructor arguments that configure the underlying :class:`LocalLLM`.
 _LLM_FIELDS = ("pipeline", "model", "model_id", "role", "stop", "batch_size", *GENERATION_KEYS)
-
-
-def message_text(message: BaseMessage) -> str:
-    """Return a message's text; content blocks other than text are refused.
-
-    Raises:
-        InvalidInputError: The message holds an image, audio or another non-text block.
-    """
-    content = message.content
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, dict) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-        elif isinstance(block, dict) and block.get("type") in {"tool_call", "tool_call_chunk", "reasoning"}:
-            continue  # carried by the message's tool_calls / not part of the conversation text
-        else:
-            kind = block.get("type") if isinstance(block, dict) else type(block).__name__
-            raise InvalidInputError(f"the local chat model takes text only; got a {kind!r} content block")
-    return "".join(parts)
-
-
-def to_chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """Convert LangChain messages to the dicts chat templates expect.
-
-    An AI message's tool calls become ``{"type": "function", "function": {"name", "arguments"}}``
-    entries (arguments as a dict); a tool message becomes ``{"role": "tool", "content", "name"}``,
-    its name taken from the call it answers when the message has none.
-
-    Raises:
-        InvalidInputError: A message type or content block the template cannot render.
-    """
-    names_by_id: dict[str, str] = {}
-    rendered: list[dict[str, Any]] = []
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            rendered.append({"role": "system", "content": message_text(message)})
-        elif isinstance(message, HumanMessage):
-            rendered.append({"role": "user", "content": message_text(message)})
-        elif isinstance(message, AIMessage):
-            entry: dict[str, Any] = {"role": "assistant", "content": message_text(message)}
-            if message.tool_calls:
-                entry["tool_calls"] = [
-                    {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["args"]}}
-                    for call in message.tool_calls
-                ]
-                names_by_id.update({call["id"]: call["name"] for call in message.tool_calls if call["id"]})
-            rendered.append(entry)
-        elif isinstance(message, ToolMessage):
-            rendered.append(
-                {
-                    "role": "tool",
-                    "content": message_text(message),
-                    "name": message.name or names_by_id.get(message.tool_call_id, ""),
-                    "tool_call_id": message.tool_call_id,
-                }
-            )
-        elif isinstance(message, ChatMessage):
-            rendered.append({"role": message.role, "content": message_text(message)})
-        else:
-            raise InvalidInputError(f"cannot render a {type(message).__name__} for a chat template")
-    return rendered
-
-
-class _ToolPlan(BaseModel):
-    """What a call does with the bound tools, given ``tool_choice``."""
-
-    schemas: list[dict[str, Any]] = Field(default_factory=list)
-    """Tools rendered into the prompt."""
-    names: list[str] = Field(default_factory=list)
-    """Tool names accepted in the answer; empty: the answer is never parsed for calls."""
-    forced: str | bool = False
-    """A tool the model must call (its name), any tool (``True``), or none forced."""
-    max_calls: int | None = None
-    """Most calls one answer may carry (the chat template's limit); ``None``: no limit."""
-
-
-def _tool_name(schema: dict[str, Any]) -> str:
-    return schema["function"]["name"]
-
-
-def _plan_tools(tools: Sequence[dict[str, Any]] | None, tool_choice: Any) -> _ToolPlan:
-    schemas = list(tools or [])
-    if not schemas or tool_choice in ("none", False):
-        return _ToolPlan()
-    names = [_tool_name(s) for s in schemas]
-    if tool_choice in (None, "auto"):
-        return _ToolPlan(schemas=schemas, names=names)
-    if tool_choice in ("any", "required", True):
-        return _ToolPlan(schemas=schemas, names=names, forced=True)
-    name = tool_choice
-    if isinstance(tool_choice, dict):
-        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
-    if not isinstance(name, str) or name not in names:
-        raise InvalidInputError(
-            f"tool_choice must be 'auto', 'none', 'any', 'required' or one of the bound tools "
-            f"({', '.join(names)}), got {tool_choice!r}"
-        )
-    return _ToolPlan(schemas=[s for s in schemas if _tool_name(s) == name], names=[name], forced=name)
-
-
-def _tools_advice(plan: _ToolPlan) -> str:
-    # A chat user cannot shorten the system prompt or the tool schemas; name what they can change.
-    return (
-        f"the system prompt and {len(plan.schemas)} tool schemas take much of it; use a chat model with a longer "
-        "context (GENLAB_CHAT_MODEL, or --model), offer fewer tools (build_agent(tools=[...])), lower "
-        "max_new_tokens (--max-new-tokens), or start a new conversation (/reset)"
-    )
-
-
-@contextlib.contextmanager
-def _context_advice(plan: _ToolPlan) -> Iterator[None]:
-    """Re-raise a too-long prompt with advice that fits a chat with tools."""
-    try:
-        yield
-    except PromptTooLongError as exc:
-        if not plan.schemas:
-            raise
-        raise PromptTooLongError(
-            f"the conversation is {exc.prompt_tokens} tokens; with max_new_tokens={exc.new_tokens} it exceeds "
-            f"the chat model's context of {exc.context} tokens: {_tools_advice(plan)}",
-            prompt_tokens=exc.prompt_tokens,
-            new_tokens=exc.new_tokens,
-            context=exc.context,
-        ) from exc
-
-
-class _AnswerStream:
-    """Turns streamed text into content deltas, holding back what may be a tool call.
-
-    Text is shown as it comes until a tool-call marker (``<tool_call>``, a code fence,
-    ``<|python_tag|>``, or ``{`` / ``[`` opening the answer) appears; from there on it is
-    buffered and parsed once complete. Leading whitespace is never shown and trailing
-    whitespace only once more text follows, so the streamed content adds up to exactly the
-    ``invoke`` content.
-    """
-
-    def __init__(self, names: Sequence[str], prefill: str, parse: Any) -> None:
-        self.parse = parse
-        self.names = list(names)
-        self.markers = CALL_MARKERS if names else ()
-        self.full = prefill
-        self.sent = 0
-        self.buffering = False
-
-    def feed(self, delta: str) -> str:
-        self.full += delta
-        if self.buffering:
-            return ""
-        text = self.full.lstrip()
-        if self.markers and text[:1] in ("{", "["):
-            self.buffering = True
-            return ""
-        found = [i for i in (text.find(m, self.sent) for m in self.markers) if i >= 0]
-        if found:
-            self.buffering = True
-            ready = min(found)
-        else:
-            ready = len(text) - partial_stop_length(text, self.markers)
-        ready = max(len(text[:ready].rstrip()), self.sent)
-        delta_out = text[self.sent : ready]
-        self.sent = ready
-        return delta_out
-
-    def finish(self) -> tuple[str, list[ToolCall]]:
-        """Return the content not yet shown and the tool calls."""
-        content, calls = self.parse(self.full)
-        shown = self.full.lstrip()[: self.sent]
-        if not content.startswith(shown):  # cannot happen: calls start at a marker
-            logger.warning("streamed text and parsed content disagree; content may repeat")
-            return content, calls
-        return content[len(shown) :], calls
 
 
 class ChatLocalModel(BaseChatModel):
@@ -298,8 +122,6 @@ class ChatLocalModel(BaseChatModel):
         """The model's hub id or folder: the LLM's, else the one configured for its role."""
         model_id = getattr(self.llm, "model_id", None)
         if model_id is None and isinstance(self.llm, LocalLLM):
-            from genlab.settings import get_settings
-
             model_id = get_settings().model_for(self.llm.role)
         return model_id
 
@@ -339,7 +161,7 @@ class ChatLocalModel(BaseChatModel):
             InvalidInputError: The template refuses the messages (e.g. roles not alternating).
         """
         schemas = [convert_to_openai_tool(t) for t in tools or []]
-        plan = _plan_tools(schemas, tool_choice)
+        plan = plan_tools(schemas, tool_choice)
         prompt, prefill = self._prompt(as_prompt_value(messages).to_messages(), plan)
         return prompt + prefill
 
@@ -350,13 +172,11 @@ class ChatLocalModel(BaseChatModel):
     def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
         """Tokens of ``messages`` (and ``tools``) as the chat template renders them for the model."""
         schemas = [convert_to_openai_tool(t) for t in tools or []]
-        prompt, _ = self._prompt(list(messages), _plan_tools(schemas, None), add_generation_prompt=False)
+        prompt, _ = self._prompt(list(messages), plan_tools(schemas, None), add_generation_prompt=False)
         return len(self.get_tokenizer()(prompt, add_special_tokens=False)["input_ids"])
 
-    def _prompt(self, messages: list[BaseMessage], plan: _ToolPlan, add_generation_prompt: bool = True) -> tuple[str, str]:
+    def _prompt(self, messages: list[BaseMessage], plan: ToolPlan, add_generation_prompt: bool = True) -> tuple[str, str]:
         """Render ``messages``; return the prompt and the text the answer is started with."""
-        from jinja2.exceptions import TemplateError
-
         tokenizer = self.get_tokenizer()
         template = getattr(tokenizer, "chat_template", None)
         if not template:
@@ -390,9 +210,9 @@ class ChatLocalModel(BaseChatModel):
                 prefill += '{"name": ' + json.dumps(plan.forced) + ', "arguments": '
         return prompt, prefill
 
-    def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[_ToolPlan, dict[str, Any]]:
+    def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[ToolPlan, dict[str, Any]]:
         kwargs = dict(kwargs)
-        plan = _plan_tools(kwargs.pop("tools", None), kwargs.pop("tool_choice", None))
+        plan = plan_tools(kwargs.pop("tools", None), kwargs.pop("tool_choice", None))
         parallel = kwargs.pop("parallel_tool_calls", None)
         for key in _IGNORED_KWARGS:
             kwargs.pop(key, None)
@@ -407,7 +227,7 @@ class ChatLocalModel(BaseChatModel):
         # The chat model's run already reports this generation: the inner LLM runs untraced.
         return self.llm.stream(prompt, stop=stop, **overrides)
 
-    def _parse(self, text: str, plan: _ToolPlan, prompt: str) -> tuple[str, list[ToolCall]]:
+    def _parse(self, text: str, plan: ToolPlan, prompt: str) -> tuple[str, list[ToolCall]]:
         """Split an answer into content and tool calls: the tokenizer's parser first, then genlab's."""
         if not plan.names:
             return text.strip(), []
@@ -451,12 +271,12 @@ class ChatLocalModel(BaseChatModel):
         """
         plan, overrides = self._split_kwargs(kwargs)
         prompt, prefill = self._prompt(messages, plan)
-        answer = _AnswerStream(plan.names, prefill, lambda text: self._parse(text, plan, prompt + prefill))
+        answer = AnswerStream(plan.names, prefill, lambda text: self._parse(text, plan, prompt + prefill))
         info: GenerationInfo | None = None
         pieces = self._complete_stream(prompt + prefill, stop, overrides)
         try:
             # A too-long conversation is re-raised with advice a chat user can act on.
-            with _context_advice(plan):
+            with context_advice(plan):
                 for delta in pieces:
                     if isinstance(delta, GenerationInfo):
                         info = delta
@@ -517,14 +337,10 @@ class ChatLocalModel(BaseChatModel):
             if run_manager is not None:
                 run_manager.on_llm_new_token(shown, chunk=chunk)
             yield chunk
-        chunks = [
-            tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
-            for index, call in enumerate(calls)
-        ]
         last = ChatGenerationChunk(
             message=AIMessageChunk(
                 content=rest,
-                tool_call_chunks=chunks,
+                tool_call_chunks=tool_call_chunks(calls),
                 chunk_position="last",
                 response_metadata=self._metadata(info, calls),
                 usage_metadata=self._usage(info),
@@ -556,5 +372,5 @@ class ChatLocalModel(BaseChatModel):
             InvalidInputError: ``tool_choice`` names no bound tool.
         """
         schemas = [convert_to_openai_tool(tool) for tool in tools]
-        _plan_tools(schemas, tool_choice)  # fail now, not at the first call
+        plan_tools(schemas, tool_choice)  # fail now, not at the first call
         return super().bind(tools=schemas, tool_choice=tool_choice, **kwargs)

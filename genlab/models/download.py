@@ -14,6 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from genlab.errors import GenlabError
+from genlab.logs import show_download_progress
+from genlab.models.backends import parse_model
+from genlab.models.status import check_roles
 from genlab.settings import ROLES, Settings, get_settings
 
 #: Roles fetched when none is named: the ones the commands use by default.
@@ -43,9 +46,6 @@ def plan_downloads(roles: list[str] | None = None, settings: Settings | None = N
     Raises:
         InvalidInputError: A role name is unknown.
     """
-    from genlab.models.backends import parse_model
-    from genlab.models.status import check_roles
-
     settings = settings or get_settings()
     chosen = list(roles or DEFAULT_ROLES)
     check_roles(chosen)
@@ -100,8 +100,6 @@ def fetch(plan: list[Download], snapshot: Callable[..., str] | None = None) -> l
         DownloadError: The download failed (the message names the model).
     """
     from huggingface_hub import constants
-
-    from genlab.logs import show_download_progress
 
     if plan and constants.HF_HUB_OFFLINE:
         raise _offline_error(plan[0].model)

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from genlab.errors import InvalidInputError, PromptTooLongError
+from genlab.models.sampling import sampling_settings, seeded_sampler
 
 #: Generation settings accepted by ``load_llm`` / ``load_chat_model`` and per call.
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "do_sample", "repetition_penalty", "seed")
@@ -319,8 +320,6 @@ class GenerationCall:
     def __init__(
         self, model: Any, tokenizer: Any, settings: Mapping[str, Any], stop: Sequence[str], keep_special: Collection[str]
     ) -> None:
-        from genlab.models.sampling import sampling_settings
-
         _ensure_pad_token(tokenizer)
         self.model = model
         self.kwargs = check_generation(settings)
@@ -337,8 +336,6 @@ class GenerationCall:
 
     def generate_kwargs(self, rows: int, max_new_tokens: int, prompt_length: int, cancel: Any = None) -> dict[str, Any]:
         from transformers import LogitsProcessorList
-
-        from genlab.models.sampling import seeded_sampler
 
         kwargs = {**self.kwargs, "max_new_tokens": max_new_tokens}
         kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, self.stops, prompt_length, self.decoder.skip, cancel)

@@ -32,6 +32,7 @@ from genlab.models.generation import (
     generate,
     plan_rows,
 )
+from genlab.models.runtime import get_model
 from genlab.models.streaming import stream_text
 from genlab.settings import ROLES, Settings
 
@@ -166,7 +167,6 @@ class LocalLLM(HuggingFacePipeline):
         """
         if self.pipeline is not None:
             return self.pipeline
-        from genlab.models.runtime import get_model
 
         return get_model(self.role, self.model_id, settings=self.settings)
 
@@ -377,7 +377,7 @@ def with_default_tokens(model: Any, max_new_tokens: int) -> Any:
     ``pipeline_kwargs["max_new_tokens"]``) keeps it; any other kind of model is returned as
     it is (its own settings name lengths differently, e.g. ``max_tokens``).
     """
-    from genlab.models.chat import ChatLocalModel
+    from genlab.models.chat import ChatLocalModel  # cycle: chat.py builds on LocalLLM
 
     llm = model.llm if isinstance(model, ChatLocalModel) else model
     if not isinstance(llm, LocalLLM) or llm.max_new_tokens is not None:

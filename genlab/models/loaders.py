@@ -7,9 +7,11 @@ user who never draws an image never pays for importing diffusers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from genlab.errors import ModelUnavailableError
+from genlab.logs import quiet_diffusers
 from genlab.models.sources import is_gguf, read_json
 
 #: Kinds of loaded object; the runtime shares one object per (kind, model, device, dtype).
@@ -108,7 +110,6 @@ def load_text_generation(source: str, device: str, dtype: Any, trust_remote_code
 
 def _load_gguf(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     """A text-generation pipeline over a GGUF file, dequantized by transformers (``gguf_file=``)."""
-    from pathlib import Path
 
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
@@ -127,7 +128,7 @@ def _load_gguf(source: str, device: str, dtype: Any, trust_remote_code: bool) ->
 def load_seq2seq(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from genlab.models.seq2seq import Seq2SeqPipeline
+    from genlab.models.seq2seq import Seq2SeqPipeline  # imports torch
 
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)
@@ -155,8 +156,6 @@ def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: 
             "image", source, "the diffusers library is not installed", fixes='pip install "genlab[image]"'
         ) from None
 
-    from genlab.logs import quiet_diffusers
-
     quiet_diffusers()
     pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)
     pipe = pipe.to(device)
@@ -165,7 +164,7 @@ def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: 
 
 
 def load_embedding(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
-    from genlab.models.bert_encoder import BertSentenceEncoder, is_supported
+    from genlab.models.bert_encoder import BertSentenceEncoder, is_supported  # imports torch
 
     if not trust_remote_code and is_supported(source):
         # The same numbers as sentence-transformers without its 5 s import (see bert_encoder).

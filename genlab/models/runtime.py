@@ -26,6 +26,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from genlab.errors import GenlabError, ModelUnavailableError
+from genlab.models.device import resolve_device, resolve_dtype
+from genlab.models.loaders import LOADERS, detect_kind, module_bytes, role_needs
+from genlab.models.sources import check_remote_code, resolve_source, weights_size
 from genlab.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -85,10 +88,6 @@ class ModelRuntime:
         Raises:
             ModelUnavailableError: The model is missing, not a model, or the wrong kind for ``role``.
         """
-        from genlab.models.device import resolve_device, resolve_dtype
-        from genlab.models.loaders import detect_kind
-        from genlab.models.sources import check_remote_code, resolve_source
-
         settings = settings or self.settings
         model_id = model or settings.model_for(role)
         with _named_by(role, model, settings):
@@ -132,10 +131,6 @@ class ModelRuntime:
             return self._load(role, key)
 
     def _load(self, role: str, key: ModelKey) -> Any:
-        from genlab.models.device import resolve_dtype
-        from genlab.models.loaders import LOADERS, module_bytes
-        from genlab.models.sources import weights_size
-
         kind, source, device, dtype_name = key
         dtype = resolve_dtype(dtype_name, device)
         self._make_room(weights_size(source), keep=key)
@@ -155,8 +150,6 @@ class ModelRuntime:
             # The loaders only build models from config files; transformers raises ValueError
             # ("Unrecognized configuration class ...") when the config is not of that kind, e.g.
             # MusicGen, an encoder-decoder, given as the summarizer.
-            from genlab.models.loaders import role_needs
-
             raise ModelUnavailableError(
                 role, source, f"it cannot be loaded as a {kind} model ({_first_line(exc)[:160]})", want=role_needs(role)
             ) from exc

@@ -89,7 +89,7 @@ def answer_probabilities(
     """
     import torch
 
-    from genlab.models.generation import model_lock
+    from genlab.models.generation import model_lock  # cycle: generation uses this module's samplers
 
     firsts: dict[str, set[int]] = {}
     for name, spellings in answers.items():

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from typing import Any
 
+import httpx
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation, GenerationChunk, LLMResult
 
 from genlab.errors import ModelUnavailableError
@@ -43,7 +44,7 @@ def map_server_error(spec: Any, exc: BaseException) -> ModelUnavailableError | N
         spec: The :class:`~genlab.models.backends.ModelSpec` of the model that was called.
         exc: What the client raised.
     """
-    from genlab.models.backends import server_unavailable
+    from genlab.models.backends import server_unavailable  # cycle: backends builds these clients
 
     try:
         import openai
@@ -56,7 +57,6 @@ def map_server_error(spec: Any, exc: BaseException) -> ModelUnavailableError | N
             return server_unavailable(spec, "connection failed")
         if isinstance(exc, openai.APIStatusError):
             return server_unavailable(spec, f"HTTP {exc.status_code}: {_detail(exc.body, exc.message)}", refused=True)
-    import httpx
 
     if isinstance(exc, httpx.TimeoutException):
         return server_unavailable(spec, "the request timed out; GENLAB_REQUEST_TIMEOUT sets the limit")

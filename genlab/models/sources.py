@@ -9,6 +9,7 @@ files first and raise :class:`~genlab.errors.ModelUnavailableError` with the fix
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,6 @@ def check_readable(role: str, model_id: str, folder: Path) -> None:
     Raises:
         ModelUnavailableError: Naming the first such file and why it cannot be read.
     """
-    import os
-
     for file in sorted(folder.rglob("*")):
         if file.suffix not in _MODEL_FILE_SUFFIXES or file.is_dir():
             continue

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from genlab.errors import InvalidInputError, ModelUnavailableError
+from genlab.models.backends import parse_model
 from genlab.models.runtime import LoadedModel, get_runtime
 from genlab.settings import ROLES, Settings, get_settings
 
@@ -62,8 +63,6 @@ def _probe_url(provider: str, base_url: str) -> str:
 
 def role_statuses(settings: Settings | None = None, *, timeout: float = SERVER_TIMEOUT_S) -> list[RoleStatus]:
     """Check every role (config files for local models, one GET per server; no weights load)."""
-    from genlab.models.backends import parse_model
-
     settings = settings or get_settings()
     runtime = get_runtime()
     probes: dict[str, str | None] = {}

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from jinja2.exceptions import TemplateError
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 _LIMITS: dict[str, int | None] = {}
@@ -38,8 +39,6 @@ def max_tool_calls(tokenizer: Any) -> int | None:
         ``1`` when the template refuses two calls in one message but renders one; ``None``
         (no known limit) otherwise, including for a template that renders no tools at all.
     """
-    from jinja2.exceptions import TemplateError
-
     template = getattr(tokenizer, "chat_template", None)
     if not isinstance(template, str) or not template:
         return None

@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from langchain_core.messages import ToolCall
+from langchain_core.messages import ToolCall, ToolCallChunk
 from langchain_core.messages.tool import tool_call as make_tool_call
+from langchain_core.messages.tool import tool_call_chunk
 from pydantic import BaseModel, Field
 
 #: Where a tool call may begin in a model's text; a stream buffers from the first one.
@@ -55,6 +56,14 @@ class ParsedOutput(BaseModel):
 def new_call_id() -> str:
     """Return a fresh tool-call id (``call_`` and 24 hex digits)."""
     return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def tool_call_chunks(calls: Sequence[ToolCall]) -> list[ToolCallChunk]:
+    """``calls`` as a stream's last chunk carries them: arguments as JSON text, indexed in order."""
+    return [
+        tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
+        for index, call in enumerate(calls)
+    ]
 
 
 def parse_tool_calls(text: str, tool_names: Collection[str] | None = None) -> ParsedOutput:

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from genlab.retrieval.query import question_parts
 from genlab.retrieval.text import STOP_WORDS, tokenize
 
 AnswerType = Literal["person", "date", "number", "thing"]
@@ -98,8 +99,6 @@ def analyse_question(question: str) -> QuestionNeeds:
     A question of several parts ("which model id ..., and what was it trained from?") asks
     for several kinds of answer at once: it gets no single answer type.
     """
-    from genlab.retrieval.query import question_parts
-
     terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_TERMS]
     if question_parts(question):
         return QuestionNeeds(None, terms)

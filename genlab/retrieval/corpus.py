@@ -12,11 +12,15 @@ leave the manifest and the chunks disagreeing (the next run sees the new hash).
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from genlab.errors import InvalidInputError
 
@@ -88,11 +92,6 @@ def sha256(data: bytes) -> str:
 
 def read_pdf(data: bytes, source: str) -> list[tuple[int | None, str]]:
     """The text of each page of a PDF (1-based page numbers), with pypdf (pure Python)."""
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]

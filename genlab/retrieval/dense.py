@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from genlab.errors import IndexCorruptError
+from genlab.models import get_model
 from genlab.retrieval.chunking import Chunk
+from genlab.retrieval.text import clean_markdown, split_sentences
 
 Progress = Callable[[int, int], None]
 
 
 def embed_texts(texts: list[str], progress: Progress | None = None, batch_size: int = 32) -> Any:
     """Embed passages with the shared embedding model (normalized, float32 rows)."""
-    import numpy as np
-
-    from genlab.models import get_model
-
     model = get_model("embedding")
     width = model.get_sentence_embedding_dimension()
     out = np.zeros((len(texts), width), dtype="float32")
@@ -40,8 +40,6 @@ def embed_texts(texts: list[str], progress: Progress | None = None, batch_size: 
 
 def chunk_sentences(chunk: Chunk) -> list[str]:
     """The sentences of a chunk that are embedded on their own (four words or more)."""
-    from genlab.retrieval.text import clean_markdown, split_sentences
-
     return [s for s in split_sentences(clean_markdown(chunk.text)) if len(s.split()) >= 4]
 
 
@@ -101,8 +99,6 @@ class IndexVersion:
         Raises:
             IndexCorruptError: The query vector's width is not the index's (another embedding model).
         """
-        import numpy as np
-
         query_vector = np.asarray(query_vector, dtype="float32")
         if query_vector.shape != (self.width,):
             raise IndexCorruptError(

@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from genlab.errors import IndexCorruptError, IndexWriteError, InvalidInputError
@@ -34,6 +36,7 @@ from genlab.retrieval.dense import IndexVersion, Progress, chunk_sentences, embe
 from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
 from genlab.retrieval.stores import STORES, check_store, open_store
 from genlab.retrieval.stores.records import FORMAT, Manifest, NewVersion
+from genlab.settings import get_settings
 
 __all__ = [
     "FORMAT",
@@ -100,8 +103,6 @@ def _collecting_warnings() -> Iterator[list[str]]:
 
 def _chroma_errors() -> tuple[type[BaseException], ...]:
     """chromadb's own errors (a damaged SQLite file, a missing collection), if chromadb was imported."""
-    import sys
-
     module = sys.modules.get("chromadb.errors")
     return (module.ChromaError,) if module is not None else ()
 
@@ -174,8 +175,6 @@ class CourseIndex:
                 built with another embedding model than the configured one.
             IndexServerError: The Chroma server does not answer.
         """
-        from genlab.settings import get_settings
-
         name = self.backend.live_name()
         if name is None:
             raise FileNotFoundError(f"no {self.store} index in {self.backend.location} yet")
@@ -248,8 +247,6 @@ class CourseIndex:
         return report
 
     def _sync_locked(self, added: list[str], forget: list[str], rebuild: bool, progress: Progress | None) -> IndexReport:
-        from genlab.settings import get_settings
-
         embedding_model = get_settings().model_for("embedding")
         old, repaired = self._previous(rebuild)
         folders = self._folders(old, added, forget)
@@ -361,8 +358,6 @@ class CourseIndex:
 
     def _embed(self, plan: _Plan, old: IndexVersion | None, progress: Progress | None) -> tuple[Any, Any]:
         """The chunk and sentence matrices of the plan: old vectors reused, only new texts embedded."""
-        import numpy as np
-
         old_vectors: dict[str, Any] = {}
         old_sentences: dict[tuple[str, str], Any] = {}
         width = old.width if old is not None else 0

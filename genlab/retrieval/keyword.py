@@ -14,6 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genlab.retrieval import text as _text
 from genlab.retrieval.text import tokenize
 
@@ -77,8 +79,6 @@ class KeywordIndex:
 
     def top(self, query: str, n: int) -> list[tuple[int, float]]:
         """(chunk position, score) of the ``n`` best chunks with a score above 0."""
-        import numpy as np
-
         words = tokenize(query)
         if self._bm25 is None or not words:
             return []

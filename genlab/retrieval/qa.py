@@ -22,6 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
+
 from genlab.retrieval.abstain import QuestionNeeds, TermWeights, analyse_question, coverage, has_answer_type, unknown_names
 from genlab.retrieval.candidates import Candidate, passage_candidates, topic_terms
 from genlab.retrieval.index import Progress, check_store, embed_texts
@@ -191,8 +195,6 @@ def extract(
     weights: TermWeights | None = None,
 ) -> Extracted:
     """:func:`extractive_answer` over merged passages, with whether it declined and what it cites."""
-    import numpy as np
-
     needs = analyse_question(question)
     if weights is None:
         weights = TermWeights((p.text for p in passages), (p.chunk.section for p in passages))
@@ -294,8 +296,6 @@ def context_block(passages: Sequence[Passage | Hit]) -> str:
 
 def qa_prompt() -> Any:
     """The chat prompt of the ``llm`` mode (works with LLMs too: it renders to a string)."""
-    from langchain_core.prompts import ChatPromptTemplate
-
     return ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", "{context}\n\nQuestion: {question}")])
 
 
@@ -413,8 +413,6 @@ def qa_chain(llm: Any = None, k: int = 4, store: str = "faiss") -> Any:
         print(result["sources"][0]["title"], result["sources"][0]["section"])
         ```
     """
-    from langchain_core.runnables import RunnableLambda
-
     check_k(k)
     check_store(store)
 

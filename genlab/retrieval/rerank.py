@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from genlab.errors import ModelUnavailableError
+from genlab.settings import get_settings
 
 #: Fused candidates the cross-encoder reads (at least; 4 x k when k is larger).
 POOL = 20
@@ -31,8 +32,6 @@ def load_reranker(model: str) -> Any:
     with _LOCK:
         if model not in _MODELS:
             from sentence_transformers import CrossEncoder
-
-            from genlab.settings import get_settings
 
             try:
                 _MODELS[model] = CrossEncoder(model, device="cpu" if get_settings().device == "cpu" else None)

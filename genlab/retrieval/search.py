@@ -26,6 +26,9 @@ from typing import Any, Literal, cast
 
 from genlab.errors import InvalidInputError
 from genlab.retrieval.index import CourseIndex, IndexVersion, Progress, embed_texts
+from genlab.retrieval.query import identifiers, question_parts
+from genlab.retrieval.rerank import POOL, rerank
+from genlab.settings import get_settings
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["relative", "rrf"]
@@ -139,9 +142,6 @@ class Searcher:
         check_fusion(fusion)
         if mode != "hybrid":
             return self._search_once(query, k, mode, query_vector, fusion)
-        from genlab.retrieval.query import identifiers, question_parts
-        from genlab.retrieval.rerank import POOL, rerank
-        from genlab.settings import get_settings
 
         reranker = reranker or get_settings().reranker_model
         wide = min(MAX_K, max(k, POOL if reranker else k))

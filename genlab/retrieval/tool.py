@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from genlab.retrieval.search import get_searcher
 from genlab.retrieval.text import clean_markdown
+from genlab.settings import get_settings
 from genlab.tools.base import NOT_BLANK, GenlabTool
 
 SNIPPET_CHARS = 600
@@ -42,9 +44,6 @@ class SearchCourseTool(GenlabTool):
         return self._search(**kwargs)
 
     def _search(self, query: str, k: int = 4, **_: object) -> str:
-        from genlab.retrieval.search import get_searcher
-        from genlab.settings import get_settings
-
         searcher, _ = get_searcher(self.store or get_settings().store)
         hits = searcher.search(query, k=k)
         if not hits:

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from genlab.errors import InvalidInputError
+from genlab.settings import get_settings
 from genlab.ui import ask, chat, models, story, studio
 
 TITLE = "genlab: the generative-AI course assistant"
@@ -32,8 +33,6 @@ def build_app(*, session: str | None = None, store: str | None = None) -> gr.Blo
             None gives each browser session a new one of its own.
         store: The Ask tab's default store; None uses ``GENLAB_STORE``.
     """
-    from genlab.settings import get_settings
-
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"## {TITLE}")
         with gr.Tabs():
@@ -73,7 +72,6 @@ def serve(
         block: Wait until Ctrl-C (then close the server) instead of returning at once.
         on_ready: Called with the URL once the server answers.
     """
-    from genlab.settings import get_settings
     from genlab.tools.files import ensure_output_dir
 
     outputs: Path = ensure_output_dir(get_settings().outputs)

@@ -11,6 +11,8 @@ from typing import Any
 
 import gradio as gr
 
+from genlab.models import load_chat_model
+from genlab.retrieval import answer_question
 from genlab.ui.errors import shows_errors
 
 STORES = ("faiss", "chroma")
@@ -39,12 +41,8 @@ def ask(
     progress: Any = gr.Progress(),  # noqa: B008 - Gradio finds its progress tracker by this default
 ) -> tuple[str, str]:
     """Answer ``question`` from the course documents (``/ask``); returns (answer, sources as HTML)."""
-    from genlab.retrieval import answer_question
-
     llm = None
     if use_chat_model:
-        from genlab.models import load_chat_model
-
         llm = load_chat_model()
 
     def indexing(done: int, total: int) -> None:

@@ -20,9 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from genlab.agents import open_chat
 from genlab.agents.formatting import format_args, shorten
+from genlab.agents.memory import check_session_name
 from genlab.agents.session import TextDelta, ToolCallEvent, ToolResultEvent, TurnEnd
+from genlab.errors import InvalidInputError
 from genlab.ui.errors import shows_errors
 
 #: File types a tool's result may name that the Chatbot shows inline.
@@ -56,8 +60,6 @@ class ChatState:
     def open(self) -> Any:
         """Open the session now if it is not open yet (loads the chat model's config)."""
         if self.session is None:
-            from genlab.agents import open_chat
-
             self.session = open_chat(self.name)
             self.history = history_from_messages(self.session.messages())
         return self.session
@@ -166,8 +168,6 @@ def media_paths(content: str) -> list[Path]:
 
 def history_from_messages(messages: list[Any]) -> list[dict[str, Any]]:
     """The Chatbot messages of a saved conversation (user, assistant and tool messages)."""
-    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-
     history: list[dict[str, Any]] = []
     view = TurnView(history)
     for message in messages:
@@ -200,8 +200,6 @@ def start(default_session: str | None = None) -> tuple[ChatState, str, str, list
 @shows_errors
 def open_session(name: str, state: ChatState | None) -> tuple[ChatState, str, list[dict[str, Any]]]:
     """Open the session called ``name`` (resuming its conversation) in this browser session."""
-    from genlab.agents.memory import check_session_name
-
     name = check_session_name((name or "").strip())
     if state is not None and state.session is not None and state.name == name:
         return state, state.status(), state.history
@@ -218,8 +216,6 @@ def chat(message: str, state: ChatState | None) -> Iterator[tuple[list[dict[str,
     token and a tool not yet started is skipped.
     """
     if not (message or "").strip():  # before the chat model loads
-        from genlab.errors import InvalidInputError
-
         raise InvalidInputError("the message is empty; type a question or a request")
     state = state or ChatState(new_session_name())
     session = state.open()

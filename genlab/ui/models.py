@@ -10,11 +10,11 @@ from typing import Any
 
 import gradio as gr
 
+from genlab.models.status import RoleStatus, role_statuses
 from genlab.ui.errors import shows_errors
 
 
 def _columns() -> list[str]:
-    from genlab.models.status import RoleStatus
 
     return list(RoleStatus.model_fields)
 
@@ -22,8 +22,6 @@ def _columns() -> list[str]:
 @shows_errors
 def statuses() -> list[list[Any]]:
     """One row per role (``/models``): the configured model, whether it is available, and where from or why not."""
-    from genlab.models.status import role_statuses
-
     columns = _columns()
     rows = [row.model_dump() for row in role_statuses()]
     return [[_cell(row[c]) for c in columns] for row in rows]

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from genlab.errors import InvalidInputError
 from genlab.params import ImageInput, MusicInput, default, describe
+from genlab.settings import get_settings
 from genlab.tools.classification import ZeroShotInput
 from genlab.tools.summarization import SummarizeInput
 from genlab.ui.errors import shows_errors
@@ -28,8 +30,6 @@ def _reporter(progress: Any, desc: str, unit: str) -> Any:
 
 def png_metadata(path: str | Path) -> dict[str, str]:
     """The text fields of a PNG (genlab writes prompt, seed, steps, model... into them)."""
-    from PIL import Image
-
     with Image.open(path) as picture:
         return dict(getattr(picture, "text", {}) or {})
 
@@ -90,7 +90,6 @@ def _whole(value: float | None) -> Any:
 
 
 def _read_upload(file: str | None) -> str:
-    from genlab.settings import get_settings
 
     path = Path(file)  # type: ignore[arg-type]
     limit = get_settings().max_input_chars

@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genlab.errors import InvalidInputError
+from genlab.errors import IndexCorruptError, InvalidInputError
+from genlab.settings import get_settings
 
 if TYPE_CHECKING:
     from genlab.retrieval.dense import IndexVersion
@@ -90,8 +91,6 @@ class IndexStore(ABC):
 
     def safe_live_name(self) -> str | None:
         """:meth:`live_name`, or None when the pointer is damaged."""
-        from genlab.errors import IndexCorruptError
-
         with contextlib.suppress(IndexCorruptError):
             return self.live_name()
         return None
@@ -105,15 +104,14 @@ def open_store(store: str, home: Path | None = None, settings: Settings | None =
         home: The folder local indexes live in; defaults to ``$GENLAB_HOME/index``.
         settings: Defaults to the process's settings (``chroma_url`` picks the server).
     """
-    from genlab.settings import get_settings
-
     check_store(store)
     settings = settings or get_settings()
     base = Path(home) if home is not None else settings.home / "index"
     if store == "chroma" and settings.chroma_url:
+        # cycle: the backends subclass IndexStore, defined above
         from genlab.retrieval.stores.chroma_server import ChromaServerStore
 
         return ChromaServerStore(settings.chroma_url, base)
-    from genlab.retrieval.stores.folder import ChromaFolderStore, FaissFolderStore
+    from genlab.retrieval.stores.folder import ChromaFolderStore, FaissFolderStore  # cycle: as above
 
     return (FaissFolderStore if store == "faiss" else ChromaFolderStore)(base / store)

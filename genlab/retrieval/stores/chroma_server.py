@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from genlab.errors import IndexServerError
+import httpx
+import numpy as np
+
+from genlab.errors import IndexCorruptError, IndexServerError
 from genlab.retrieval.dense import IndexVersion
 from genlab.retrieval.keyword import KeywordIndex, tokenizer_fingerprint
 from genlab.retrieval.stores import IndexStore
@@ -38,9 +41,11 @@ from genlab.retrieval.stores.folder import ChromaVectors, check_width, file_lock
 from genlab.retrieval.stores.records import (
     VERSION_NAME,
     NewVersion,
+    assemble_version,
     check_agreement,
-    check_matrix,
+    new_version_name,
     parse_chunks,
+    parse_folders,
     parse_manifest,
     parse_sentences,
 )
@@ -90,8 +95,6 @@ class ChromaServerStore(IndexStore):
     @contextlib.contextmanager
     def calls(self, doing: str) -> Iterator[None]:
         """Turn a server that does not answer into one line naming the URL."""
-        import httpx
-
         try:
             yield
         except httpx.HTTPError as exc:
@@ -147,8 +150,6 @@ class ChromaServerStore(IndexStore):
         return file_lock(self.root / ".lock")
 
     def live_name(self) -> str | None:
-        from genlab.errors import IndexCorruptError
-
         with self.calls("reading which version is live"):
             name = self._meta_document("live")
         if name is None:
@@ -178,24 +179,14 @@ class ChromaServerStore(IndexStore):
         records = sorted(zip(stored["metadatas"], stored["documents"], strict=True), key=lambda r: r[0].get("row", -1))
         chunks = parse_chunks([{**{k: v for k, v in meta.items() if k != "row"}, "text": text} for meta, text in records])
         check_agreement(manifest, chunks)
-        import numpy as np
 
         rows = zip(sentence_rows["metadatas"], sentence_rows["documents"], sentence_rows["embeddings"], strict=True)
         ordered = sorted(rows, key=lambda r: r[0]["row"])
         sentences = parse_sentences([[meta["owner"], text] for meta, text, _ in ordered], len(chunks))
         width = -1 if ordered else manifest.width
         matrix = np.asarray([vector for _, _, vector in ordered], dtype="float32").reshape(len(ordered), width)
-        sentence_vectors = check_matrix(matrix, len(sentences), manifest.width, "sentence vectors")
-        version = IndexVersion(
-            self.kind,
-            name,
-            manifest.model_dump(),
-            chunks,
-            vectors=None,  # type: ignore[arg-type]
-            sentences=sentences,
-            sentence_vectors=sentence_vectors,
-            keyword=self._keyword(name, manifest.keyword, chunks),
-        )
+        keyword = self._keyword(name, manifest.keyword, chunks)
+        version = assemble_version(self.kind, name, manifest, chunks, sentences, matrix, keyword)
         wrapper = Chroma(client=self.client(), collection_name=chunks_name, create_collection_if_not_exists=False)
         version.vectors = ServerVectors(self, wrapper, chunk_collection, {c.id: i for i, c in enumerate(chunks)})
         return version
@@ -223,7 +214,7 @@ class ChromaServerStore(IndexStore):
             shutil.rmtree(staging, ignore_errors=True)
 
     def write(self, version: NewVersion) -> str:
-        name = f"v-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
+        name = new_version_name()
         staged = self._names(name, staging=True)
         final = self._names(name)
         with self.calls("writing a new version (the live one is unchanged)"):
@@ -287,13 +278,7 @@ class ChromaServerStore(IndexStore):
     def remembered_folders(self) -> list[str] | None:
         with self.calls("reading the added folders"):
             raw = self._meta_document("folders")
-        try:
-            folders = json.loads(raw) if raw is not None else None
-        except ValueError:
-            return None
-        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
-            return None
-        return folders
+        return parse_folders(raw)
 
     def remember_folders(self, folders: list[str]) -> None:
         with self.calls("recording the added folders"):

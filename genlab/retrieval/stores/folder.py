@@ -22,10 +22,12 @@ import json
 import os
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
+from filelock import FileLock, Timeout
 
 from genlab.errors import GenlabError, IndexCorruptError, IndexWriteError
 from genlab.retrieval.dense import ChunkVectors, IndexVersion
@@ -34,9 +36,11 @@ from genlab.retrieval.stores import IndexStore
 from genlab.retrieval.stores.records import (
     VERSION_NAME,
     NewVersion,
+    assemble_version,
     check_agreement,
-    check_matrix,
+    new_version_name,
     parse_chunks,
+    parse_folders,
     parse_manifest,
     parse_sentences,
 )
@@ -58,8 +62,6 @@ def file_lock(path: Path) -> Iterator[None]:
         IndexWriteError: The lock cannot be taken (its path is a folder, the folder is read-only).
         GenlabError: Another writer held it for :data:`LOCK_TIMEOUT_S` seconds.
     """
-    from filelock import FileLock, Timeout
-
     if path.exists() and not path.is_file():
         raise IndexWriteError(f"cannot lock the index: {path} is not a file (remove it); nothing was changed")
     try:
@@ -142,8 +144,6 @@ class FolderStore(IndexStore):
         return f"the {self.kind} index in {self.root} is damaged ({reason}); rebuild it with `genlab index --rebuild`"
 
     def read(self, name: str) -> IndexVersion:
-        import numpy as np
-
         folder = self.root / name
         manifest = parse_manifest((folder / "manifest.json").read_bytes(), self.kind, self.location)
         chunks = parse_chunks(json.loads((folder / "chunks.json").read_bytes()))
@@ -151,29 +151,16 @@ class FolderStore(IndexStore):
         sentences = parse_sentences(json.loads((folder / "sentences.json").read_bytes()), len(chunks))
         with (folder / "sentences.npy").open("rb") as handle:
             matrix = np.load(handle, allow_pickle=False)
-        sentence_vectors = check_matrix(matrix, len(sentences), manifest.width, "sentence vectors")
         if manifest.keyword == tokenizer_fingerprint():
             keyword = KeywordIndex.load(folder / "keyword", len(chunks))
         else:  # made with another tokenizer: rebuilt here, in memory, until the next index run
             keyword = KeywordIndex.build([c.context_text for c in chunks])
-        version = IndexVersion(
-            self.kind,
-            name,
-            manifest.model_dump(),
-            chunks,
-            vectors=None,  # type: ignore[arg-type]
-            sentences=sentences,
-            sentence_vectors=sentence_vectors,
-            keyword=keyword,
-            folder=folder,
-        )
+        version = assemble_version(self.kind, name, manifest, chunks, sentences, matrix, keyword, folder)
         version.vectors = self._open_vectors(folder, version)
         return version
 
     def write(self, version: NewVersion) -> str:
-        import numpy as np
-
-        name = f"v-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
+        name = new_version_name()
         staging = self.root / f".tmp-{name}"
         try:
             staging.mkdir(parents=True)
@@ -217,12 +204,10 @@ class FolderStore(IndexStore):
 
     def remembered_folders(self) -> list[str] | None:
         try:
-            folders = json.loads((self.root / "folders.json").read_bytes())
-        except (OSError, ValueError):
+            raw = (self.root / "folders.json").read_bytes()
+        except OSError:
             return None
-        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
-            return None
-        return folders
+        return parse_folders(raw)
 
     def remember_folders(self, folders: list[str]) -> None:
         replace_atomically(self.root / "folders.json", lambda path: write_json(path, folders))
@@ -282,8 +267,6 @@ class ChromaVectors:
         return [(self.positions[doc.metadata["id"]], 1.0 - float(distance)) for doc, distance in found]
 
     def matrix(self) -> Any:
-        import numpy as np
-
         got = self.collection.get(include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         order = sorted(self.positions, key=self.positions.__getitem__)

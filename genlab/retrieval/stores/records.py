@@ -11,17 +11,27 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from genlab.errors import IndexCorruptError
 from genlab.retrieval.chunking import Chunk
+from genlab.retrieval.dense import IndexVersion
 
 #: Bumped when what a version holds changes; 3 added the saved keyword index and the width.
 FORMAT = 3
 VERSION_NAME = re.compile(r"^v-\d{14}-[0-9a-f]{8}$")
+
+
+def new_version_name() -> str:
+    """A fresh version name, ``v-<time>-<hex>`` (the form :data:`VERSION_NAME` accepts)."""
+    return f"v-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
 
 
 class FileEntry(BaseModel):
@@ -125,8 +135,6 @@ def parse_sentences(raw: Any, chunks: int) -> list[tuple[int, str]]:
 
 def check_matrix(matrix: Any, rows: int, width: int, what: str) -> Any:
     """Return ``matrix`` as float32 if it is ``rows`` x ``width`` finite numbers."""
-    import numpy as np
-
     if not isinstance(matrix, np.ndarray) or matrix.dtype.kind != "f" or matrix.ndim != 2:
         raise ValueError(f"the {what} are not a matrix of numbers")
     if matrix.shape != (rows, width) and not (rows == 0 and matrix.shape[0] == 0):
@@ -147,6 +155,47 @@ def check_agreement(manifest: Manifest, chunks: list[Chunk]) -> None:
     listed = {i for entry in manifest.files.values() for i in entry.chunks}
     if listed != ids:
         raise ValueError("the manifest's files and the chunks disagree")
+
+
+def parse_folders(raw: str | bytes | None) -> list[str] | None:
+    """The record of the folders users added; None when it is missing or not a JSON list of strings."""
+    if raw is None:
+        return None
+    try:
+        folders = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        return None
+    return folders
+
+
+def assemble_version(
+    kind: str,
+    name: str,
+    manifest: Manifest,
+    chunks: list[Chunk],
+    sentences: list[tuple[int, str]],
+    sentence_matrix: Any,
+    keyword: Any,
+    folder: Path | None = None,
+) -> IndexVersion:
+    """A version read back, its sentence vectors checked; the store then sets its chunk vectors.
+
+    Raises:
+        ValueError: The sentence vectors do not fit the sentences or the manifest's width.
+    """
+    return IndexVersion(
+        kind,
+        name,
+        manifest.model_dump(),
+        chunks,
+        vectors=None,  # type: ignore[arg-type]  # set by the store, which may need the version to open them
+        sentences=sentences,
+        sentence_vectors=check_matrix(sentence_matrix, len(sentences), manifest.width, "sentence vectors"),
+        keyword=keyword,
+        folder=folder,
+    )
 
 
 @dataclass
