@@ -97,3 +97,24 @@ def test_a_damaged_or_outdated_index_is_named_and_rebuilt(tiny_index):
         index.load()
     version, report = index.open()
     assert report is not None and report.repaired and len(version.sentences) == len(version.sentence_vectors)
+
+
+def test_qa_chain_declares_its_answer_and_every_answer_fits_it(tiny_index, monkeypatch):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from genlab.retrieval import CourseAnswer, qa_chain
+    from genlab.settings import get_settings
+
+    _, _, tmp_path = tiny_index
+    monkeypatch.setenv("GENLAB_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    chain = qa_chain(k=2)
+    assert chain.get_output_schema().model_json_schema()["title"] == "CourseAnswer"
+    extractive = chain.invoke("What does the discriminator judge?")
+    written = qa_chain(llm=FakeListChatModel(responses=["It judges real from generated images [1]."]), k=2).invoke(
+        {"question": "What does the discriminator judge?"}
+    )
+    for result in (extractive, written):
+        answer = CourseAnswer.model_validate(result)  # no missing, extra or mistyped field
+        assert len(answer.sources) == 2 and "discriminator" in answer.sources[0].text
+    assert (extractive["mode"], written["mode"], written["cited"]) == ("extractive", "llm", [1])

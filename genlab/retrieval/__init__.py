@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from genlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from genlab.retrieval.answer import CourseAnswer, CourseSource
     from genlab.retrieval.index import CourseIndex, IndexReport
     from genlab.retrieval.qa import answer_question, qa_chain
     from genlab.retrieval.retriever import CourseRetriever, course_retriever
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 # Resolved on first use: `import genlab.retrieval` must not import langchain or faiss.
 _LAZY = {
+    "CourseAnswer": "genlab.retrieval.answer",
+    "CourseSource": "genlab.retrieval.answer",
     "CourseIndex": "genlab.retrieval.index",
     "IndexReport": "genlab.retrieval.index",
     "answer_question": "genlab.retrieval.qa",

@@ -27,6 +27,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 
 from genlab.retrieval.abstain import QuestionNeeds, TermWeights, analyse_question, coverage, has_answer_type, unknown_names
+from genlab.retrieval.answer import CourseAnswer
 from genlab.retrieval.candidates import Candidate, passage_candidates, topic_terms
 from genlab.retrieval.index import Progress, check_store, embed_texts
 from genlab.retrieval.search import Hit, check_k, check_question, get_searcher
@@ -402,7 +403,8 @@ def qa_chain(llm: Any = None, k: int = 4, store: str = "faiss") -> Any:
 
     Returns:
         A Runnable taking a question (or ``{"question": ...}``) and returning
-        ``{"question", "answer", "sources", "mode"}``.
+        ``{"question", "answer", "sources", "cited", "mode", "declined"}``; its output schema
+        is :class:`~genlab.retrieval.answer.CourseAnswer`, which documents each field.
 
     Example:
         ```python
@@ -416,9 +418,9 @@ def qa_chain(llm: Any = None, k: int = 4, store: str = "faiss") -> Any:
     check_k(k)
     check_store(store)
 
-    def run(question: Any) -> dict[str, Any]:
+    def run(question: Any) -> Any:  # a dict; its schema is CourseAnswer (with_types below)
         if isinstance(question, dict):
             question = question.get("question", "")
         return answer_question(question, k=k, store=store, llm=llm)
 
-    return RunnableLambda(run, name="course_qa")
+    return RunnableLambda(run, name="course_qa").with_types(output_type=CourseAnswer)
