@@ -113,6 +113,16 @@ class GenerationCancelled(KeyboardInterrupt):
     """
 
 
+class TurnCancelled(Exception):
+    """Raised inside a turn whose cancel event (``configurable[genlab.agents.agent.CANCEL_KEY]``) is set.
+
+    A turn checks the event before each model call (the turn ends), before each tool call
+    (the tool is not run; its result says it was cancelled) and, with
+    :class:`genlab.agents.agent.CancelOnToken` among the callbacks, at each generated token.
+    Also importable as ``genlab.agents.agent.TurnCancelled``.
+    """
+
+
 class ConfigError(GenlabError):
     """A setting (a ``GENLAB_*`` variable, ``genlab.toml`` or a command-line flag) cannot be used.
 

@@ -29,7 +29,7 @@ from genlab.agents.guards import repeat_guard
 from genlab.agents.history import history_trimmer
 from genlab.agents.prompts import SYSTEM_PROMPT
 from genlab.agents.toolset import default_tools
-from genlab.errors import GenlabError, InvalidInputError
+from genlab.errors import GenlabError, InvalidInputError, TurnCancelled
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -169,15 +169,6 @@ def _step_limit(limit: int) -> Any:
             return update
 
     return StepLimit(run_limit=limit, exit_behavior="end")
-
-
-class TurnCancelled(Exception):
-    """Raised inside a turn whose cancel event (``configurable[CANCEL_KEY]``) is set.
-
-    A turn checks the event before each model call (the turn ends), before each tool call
-    (the tool is not run; its result says it was cancelled) and, with
-    :class:`CancelOnToken` among the callbacks, at each generated token.
-    """
 
 
 def is_cancelled(config: Any) -> bool:

@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel
 
-from genlab.errors import InvalidInputError, SessionStoreError, shown
+from genlab.errors import InvalidInputError, SessionStoreError, TurnCancelled, shown
 from genlab.settings import get_settings
 
 if TYPE_CHECKING:
@@ -234,8 +234,6 @@ def session_lock(name: str, path: Path | None, *, cancel: Any = None, on_wait: A
         except Timeout:
             if cancel is not None and cancel.is_set():
                 # lazy: agent.py imports the toolset (about 1.5 s); listing sessions needs none of it
-                from genlab.agents.agent import TurnCancelled
-
                 raise TurnCancelled("cancelled while waiting for the session") from None
             if not waited and on_wait is not None:
                 on_wait()
