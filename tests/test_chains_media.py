@@ -169,3 +169,35 @@ def test_the_media_chain_declares_the_fields_it_returns(tiny_env, tmp_path) -> N
     assert set(result) <= set(schema.model_fields)
     assert {"image_path", "audio_path"} <= set(schema.model_fields)
     schema.model_validate(result)  # the declared model accepts what the chain returns
+
+
+class BatchCountingLLM(FakeListLLM):
+    """Answers from ``answer(prompt)``; records how many prompts each model call got."""
+
+    calls: list[int] = Field(default_factory=list)
+    answer: Any = None
+
+    def _generate(self, prompts: list[str], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.calls.append(len(prompts))
+        return super()._generate(prompts, stop=stop, run_manager=run_manager, **kwargs)
+
+    def _call(self, prompt: str, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> str:
+        return self.answer(prompt)
+
+
+def test_a_batch_waits_for_its_rewritten_story_before_describing_the_music(tiny_env, tmp_path: Path) -> None:
+    def write(prompt: str) -> str:
+        if "music" in prompt.lower():
+            return "Soft harp."
+        return "A kind tale." if "castle" not in prompt or "Rewrite" in prompt else "A cruel tale in a castle."
+
+    story = BatchCountingLLM(responses=["unused"], answer=write)
+    moderator = BatchCountingLLM(responses=["unused"], answer=lambda p: "No, cruel." if "cruel" in p else "Yes.")
+    chain = story_soundtrack(story, moderator, max_rewrites=1, duration_s=0.2, seed=1, output_dir=tmp_path)
+    inputs = [INPUTS, {**INPUTS, "setting": "castle"}, INPUTS]
+    results = chain.batch(inputs)
+    assert [r["kid_friendly"] for r in results] == [True, True, True]
+    assert [len(r["attempts"]) for r in results] == [1, 2, 1]
+    # Drafts (3), the rewrite of the rejected one (1), then one music description call for all 3.
+    assert story.calls == [3, 1, 3]
+    assert moderator.calls == [3, 1]

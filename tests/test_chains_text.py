@@ -151,7 +151,9 @@ def test_default_reuses_the_summary_model(tiny_env) -> None:
     chunks = tools.plan_chunks(text)
     assert len(chunks) > 1
     trace = StageInputs("summarize_chunk", "combine_summaries")
-    result = summarize_document(chunk_words=5, max_words=8).invoke(text, {"callbacks": [trace]})
+    splits = StageInputs("split_text")  # the tokenizer's work is a traced stage too, off any event loop
+    result = summarize_document(chunk_words=5, max_words=8).invoke(text, {"callbacks": [trace, splits]})
+    assert splits.calls[0][1]["text"] == text
     assert result["chunks"] == len(chunks) and len(result["chunk_summaries"]) == len(chunks)
     assert all(len(s.split()) <= 5 for s in result["chunk_summaries"])
     assert len(result["summary"].split()) <= 8
@@ -236,3 +238,28 @@ def test_bad_reviews_are_refused(value: Any) -> None:
 def test_few_shot_sentiment_default_model(tiny_env) -> None:
     label = few_shot_sentiment().invoke("The food was cold and the staff was rude.")
     assert label in {"positive", "negative", "neutral", "unknown"}
+
+
+def test_an_instruct_summary_model_is_asked_for_chunk_words_per_chunk(tiny_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genlab.models import LocalLLM
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = LocalLLM.complete
+
+    def spy(self, prompts, stop=None, **kwargs):
+        calls.extend((prompt, kwargs) for prompt in prompts)
+        return original(self, prompts, stop, **kwargs)
+
+    monkeypatch.setattr(LocalLLM, "complete", spy)
+    monkeypatch.setenv("GENLAB_SUMMARY_MODEL", str(tiny_env.causal))  # a GPT-2 of 256 positions
+    from genlab.settings import get_settings
+
+    get_settings.cache_clear()
+    text = "\n\n".join(f"Paragraph {i}: " + "a few words here. " * 30 for i in range(8))
+    result = summarize_document(chunk_words=7, max_words=9).invoke(text)
+    assert result["chunks"] > 1 and all(len(s.split()) <= 7 for s in result["chunk_summaries"])
+    chunk_calls = calls[: result["chunks"]]
+    for prompt, kwargs in chunk_calls:  # told the length, and given tokens for it only
+        assert "this part of a longer text in at most 7 words" in prompt
+        assert kwargs["max_new_tokens"] == 2 * 7 + 8
+    assert "in at most 9 words" in calls[-1][0]

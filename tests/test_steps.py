@@ -24,8 +24,8 @@ class Doubling(StagedChain):
     output_model: ClassVar[type[BaseModel]] = Counted
     _batches: list[tuple[str, list[Any]]] = PrivateAttr(default_factory=list)
 
-    def stage(self, name: str) -> Stage:
-        return Stage(Recorded(name, self._batches), sequential=name == "add")
+    def stages(self) -> dict[str, Stage]:
+        return {name: Stage(Recorded(name, self._batches), sequential=name == "add") for name in ("double", "add")}
 
     def steps(self, item: int) -> Steps[Counted]:
         trail: list[str] = []
@@ -67,21 +67,20 @@ def _answer(stage: str, value: int) -> Any:
     return value + 1
 
 
-def test_inputs_at_different_points_share_one_batch_call_per_stage_and_round() -> None:
+def test_inputs_that_reach_a_stage_at_different_times_share_one_call_of_it() -> None:
     chain = Doubling()
     assert chain.batch([1, 7]) == [
         {"value": 16, "trail": ["x2=2", "x2=4", "x2=8", "x2=16", "digits=[2, 7] extra=[]"]},
         {"value": 14, "trail": ["x2=14", "digits=[2, 5] extra=[]"]},
     ]
-    # Round 1 doubles both; 7 is done doubling and asks "add" while 1 is still doubling:
-    # each round makes one call per stage, with every input waiting for it.
+    # The first call doubles both. 7 is then done doubling and waits for "add" while 1 goes on
+    # doubling: the earliest stage runs first, so "add" is called once, for both inputs.
     assert chain._batches == [
         ("double", [1, 7]),
         ("double", [2]),
-        ("add", [1, 4]),
         ("double", [4]),
         ("double", [8]),
-        ("add", [1, 6]),
+        ("add", [1, 4, 1, 6]),  # 7 (now 14) was waiting first
     ]
 
 

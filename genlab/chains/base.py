@@ -140,8 +140,9 @@ class StagedChain(RunnableSerializable[Any, Any]):
     """Base class of the chains that run stage by stage (see the module docstring).
 
     Subclasses set :attr:`output_model` and implement :meth:`prepare` (validate one input),
-    :meth:`steps` (the work for one prepared input, as :mod:`genlab.steps`) and :meth:`stage`
-    (the stage behind a name). The output of each input is its result model as a plain dict.
+    :meth:`steps` (the work for one prepared input, as :mod:`genlab.steps`) and
+    :meth:`stages` (the stages by name). The output of each input is its result model as a
+    plain dict.
     ``stream`` yields the final output once: these chains return a checked result, and
     streaming a draft before it is checked would show what the check may reject.
     """
@@ -159,8 +160,13 @@ class StagedChain(RunnableSerializable[Any, Any]):
         """The work for one prepared input; returns an :attr:`output_model`."""
         raise NotImplementedError
 
-    def stage(self, name: str) -> Stage:
-        """Return the stage called ``name``."""
+    def stages(self) -> dict[str, Stage]:
+        """The stages by name, in pipeline order; built for each batch from the chain's fields.
+
+        The order decides which stage runs when the inputs of a batch wait on different ones:
+        the earliest, so that inputs still being rewritten catch up and a later stage (a
+        picture description, a final summary) is called once for all of them.
+        """
         raise NotImplementedError
 
     def output(self, result: BaseModel) -> dict[str, Any]:
@@ -246,7 +252,7 @@ class StagedChain(RunnableSerializable[Any, Any]):
 
 
 class _StageBatch(NamedTuple):
-    """The asks of one stage in one round, as a single ``batch`` call."""
+    """The asks of one stage, as a single ``batch`` call."""
 
     stage: Stage
     inputs: list[Any]
@@ -256,10 +262,11 @@ class _StageBatch(NamedTuple):
 
 
 class _Lockstep:
-    """The steps of every input of one batch, advanced together, one round of stage calls at a time."""
+    """The steps of every input of one batch, advanced together, one stage call at a time."""
 
     def __init__(self, chain: StagedChain, inputs: list[Any], configs: list[RunnableConfig]) -> None:
-        self.chain = chain
+        self.stages = chain.stages()
+        self.output = chain.output
         self.configs = configs
         self.results: list[Any] = [None] * len(inputs)
         self.waiting: dict[int, tuple[Steps[BaseModel], Ask]] = {}
@@ -272,27 +279,24 @@ class _Lockstep:
             self._advance(position, chain.steps(item), None, None)
 
     def __iter__(self) -> Iterator[_StageBatch]:
-        """The stage calls to make, round after round, until no input is waiting (deliver each one's outputs)."""
+        """The stage calls to make until no input is waiting (deliver each one's outputs before the next)."""
         while self.waiting:
-            yield from self.calls()
+            yield self.next_call()
 
-    def calls(self) -> list[_StageBatch]:
-        """This round's calls: one per stage that some input is waiting for, in order of first ask."""
-        by_stage: dict[str, list[int]] = {}
-        for position, (_, ask) in self.waiting.items():
-            by_stage.setdefault(ask.stage, []).append(position)
-        calls = []
-        for name, positions in by_stage.items():
-            stage = self.chain.stage(name)
-            inputs: list[Any] = []
-            configs: list[RunnableConfig] = []
-            for position in positions:
-                ask = self.waiting[position][1]
-                inputs.extend(ask.inputs)
-                config = self.configs[position]
-                configs.extend([{**config, "max_concurrency": 1} if stage.sequential else config] * len(ask.inputs))
-            calls.append(_StageBatch(stage, inputs, configs, [(p, len(self.waiting[p][1].inputs)) for p in positions]))
-        return calls
+    def next_call(self) -> _StageBatch:
+        """One call of the earliest stage (in :meth:`StagedChain.stages` order) that an input waits for, for all of them."""
+        order = list(self.stages)
+        name = min((ask.stage for _, ask in self.waiting.values()), key=order.index)
+        stage = self.stages[name]
+        positions = [position for position, (_, ask) in self.waiting.items() if ask.stage == name]
+        inputs: list[Any] = []
+        configs: list[RunnableConfig] = []
+        for position in positions:
+            ask = self.waiting[position][1]
+            inputs.extend(ask.inputs)
+            config = self.configs[position]
+            configs.extend([{**config, "max_concurrency": 1} if stage.sequential else config] * len(ask.inputs))
+        return _StageBatch(stage, inputs, configs, [(p, len(self.waiting[p][1].inputs)) for p in positions])
 
     def deliver(self, call: _StageBatch, outputs: list[Any]) -> None:
         """Give each input its own outputs of ``call`` (its first failure, raised in its steps)."""
@@ -308,7 +312,7 @@ class _Lockstep:
             try:
                 ask = steps.throw(failure) if failure is not None else steps.send(send)
             except StopIteration as done:
-                self.results[position] = self.chain.output(done.value)
+                self.results[position] = self.output(done.value)
                 return
             except Exception as exc:
                 self.results[position] = exc

@@ -139,17 +139,17 @@ class StoryWithMedia(StoryThenModerate):
     output_dir: Path | None = None
     """Folder for the files; None uses GENLAB_OUTPUT_DIR."""
 
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
+    def stages(self) -> dict[str, Stage]:
+        stages = super().stages()
         describer = self.prompt_llm if self.prompt_llm is not None else self.story_llm
+        # The generators run one at a time: a diffusers pipeline and MusicGen keep per-call state.
         if self.image is not None:
-            self._stages["image_prompt"] = Stage(text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture"))
-            self._stages["image"] = Stage(RunnableLambda(partial(self._draw, self.image), name="generate_image"), sequential=True)
+            stages["image_prompt"] = Stage(text_chain(IMAGE_PROMPT, describer).with_config(run_name="describe_picture"))
+            stages["image"] = Stage(RunnableLambda(partial(self._draw, self.image), name="generate_image"), sequential=True)
         if self.music is not None:
-            self._stages["music_prompt"] = Stage(text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music"))
-            self._stages["music"] = Stage(
-                RunnableLambda(partial(self._compose, self.music), name="generate_music"), sequential=True
-            )
+            stages["music_prompt"] = Stage(text_chain(MUSIC_PROMPT, describer).with_config(run_name="describe_music"))
+            stages["music"] = Stage(RunnableLambda(partial(self._compose, self.music), name="generate_music"), sequential=True)
+        return stages
 
     def steps(self, item: StoryInputs) -> Steps[StoryWithMediaResult]:
         """The story steps; then, for an approved story, a picture and/or music for it."""

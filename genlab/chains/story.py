@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genlab.chains.base import LLMLike, Stage, StagedChain, resolve_llm, text_chain
 from genlab.chains.moderation import ClassifierLike, Moderation, ZeroShotModerator, as_moderator, combine, empty_story_moderation
@@ -121,27 +121,22 @@ class StoryThenModerate(StagedChain):
     max_rewrites: int = Field(default=0, ge=0, le=MAX_REWRITES)
     """How many times a rejected story is sent back to be rewritten for children."""
 
-    _stages: dict[str, Stage] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
-        self._stages = {
+    def stages(self) -> dict[str, Stage]:
+        stages = {
             "story": Stage(text_chain(STORY_PROMPT, self.story_llm).with_config(run_name="write_story")),
             "rewrite": Stage(text_chain(REWRITE_PROMPT, self.story_llm).with_config(run_name="rewrite_story")),
             "moderate": Stage(moderation_stage(MODERATION_PROMPT, self.moderator_llm).with_config(run_name="moderate_story")),
         }
         if self.moderator is not None:
             # One at a time: a local zero-shot pipeline is shared by the whole process.
-            self._stages["classify"] = Stage(self.moderator.as_runnable().with_config(run_name="classify_story"), sequential=True)
+            stages["classify"] = Stage(self.moderator.as_runnable().with_config(run_name="classify_story"), sequential=True)
+        return stages
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         return StoryInputs
 
     def prepare(self, value: Any) -> StoryInputs:
         return parse_story_inputs(value)
-
-    def stage(self, name: str) -> Stage:
-        return self._stages[name]
 
     def steps(self, item: StoryInputs) -> Steps[StoryResult]:
         """Draft, moderate, and rewrite a rejected story up to ``max_rewrites`` times."""

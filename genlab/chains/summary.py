@@ -19,19 +19,20 @@ the final summary was made from.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from genlab.chains.base import LLMLike, Stage, StagedChain, resolve_llm, text_chain
 from genlab.chains.prompts import MAP_SUMMARY_PROMPT, REDUCE_SUMMARY_PROMPT
 from genlab.errors import InvalidInputError, describe_validation_error
 from genlab.steps import Steps
 from genlab.tools.base import check_text_size
-from genlab.tools.map_reduce import DocumentSummary, map_reduce
+from genlab.tools.map_reduce import DocumentSummary, map_reduce, plan_split
 from genlab.tools.summarization import summarizer_for
 
 __all__ = ["DocumentSummary", "SummarizeDocument", "read_document", "summarize_document"]
@@ -91,34 +92,30 @@ class SummarizeDocument(StagedChain):
     chunk_overlap: int = Field(default=200, ge=0)
     """Characters shared by neighbouring chunks of the document (LLM path)."""
 
-    _stages: dict[str, Stage] = PrivateAttr(default_factory=dict)
-
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
+
+    def stages(self) -> dict[str, Stage]:
         if self.llm is None:
-            # The local summary model runs one call at a time.
-            summarize = RunnableLambda(_summarize_with_the_summary_model)
-            self._stages = {
-                "map": Stage(summarize.with_config(run_name="summarize_chunk"), sequential=True),
-                "reduce": Stage(summarize.with_config(run_name="combine_summaries"), sequential=True),
+            # The summary model answers every stage, one call at a time (one local pipeline).
+            return {
+                name: Stage(RunnableLambda(partial(_ask_the_summary_model, name)).with_config(run_name=run), sequential=True)
+                for name, run in (("plan", "split_text"), ("map", "summarize_chunk"), ("reduce", "combine_summaries"))
             }
-        else:
-            self._stages = {
-                "map": Stage(_prompted(MAP_SUMMARY_PROMPT, self.llm).with_config(run_name="summarize_chunk")),
-                "reduce": Stage(_prompted(REDUCE_SUMMARY_PROMPT, self.llm).with_config(run_name="combine_summaries")),
-            }
+        fitter = _CharacterFitter(self.chunk_chars, self.chunk_overlap)
+        return {
+            "plan": Stage(RunnableLambda(partial(plan_split, fitter)).with_config(run_name="split_text")),
+            "map": Stage(_prompted(MAP_SUMMARY_PROMPT, self.llm).with_config(run_name="summarize_chunk")),
+            "reduce": Stage(_prompted(REDUCE_SUMMARY_PROMPT, self.llm).with_config(run_name="combine_summaries")),
+        }
 
     def prepare(self, value: Any) -> str:
         return read_document(value)
 
-    def stage(self, name: str) -> Stage:
-        return self._stages[name]
-
     def steps(self, item: str) -> Steps[DocumentSummary]:
-        fitter = summarizer_for(None) if self.llm is None else _CharacterFitter(self.chunk_chars, self.chunk_overlap)
-        return (yield from map_reduce(item, fitter, max_words=self.max_words, chunk_words=self.chunk_words))
+        return (yield from map_reduce(item, max_words=self.max_words, chunk_words=self.chunk_words))
 
 
 class _CharacterFitter:
@@ -155,8 +152,8 @@ def _prompt_values(ask: dict[str, Any]) -> dict[str, str]:
     return {"text": ask["text"], "length": f" in at most {words} words" if words else ""}
 
 
-def _summarize_with_the_summary_model(ask: dict[str, Any]) -> str:
-    return summarizer_for(None).answer("", ask)
+def _ask_the_summary_model(stage: str, ask: dict[str, Any]) -> Any:
+    return summarizer_for(None).answer(stage, ask)
 
 
 def summarize_document(

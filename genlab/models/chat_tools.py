@@ -41,6 +41,11 @@ def _tool_name(schema: dict[str, Any]) -> str:
 
 
 def plan_tools(tools: Sequence[dict[str, Any]] | None, tool_choice: Any) -> ToolPlan:
+    """What one call does with the bound tools (OpenAI-format schemas), given LangChain's ``tool_choice``.
+
+    Raises:
+        InvalidInputError: ``tool_choice`` names no bound tool and is none of the keywords.
+    """
     schemas = list(tools or [])
     if not schemas or tool_choice in ("none", False):
         return ToolPlan()

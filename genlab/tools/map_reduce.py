@@ -7,7 +7,7 @@ one final call takes them all. Two rules keep it from running forever: every rou
 make the text shorter (else :class:`~genlab.errors.ModelOutputError`: the model does not
 summarize), and at most :data:`MAX_ROUNDS` rounds are run.
 
-What "fits" means is the model's business (:class:`Fitter`): the summary model counts its
+What "fits" means is the model's business (a :class:`Fitter`, asked through the ``"plan"`` stage): the summary model counts its
 own tokens and prompt; an LLM given to ``summarize_document`` counts characters. The steps
 are :mod:`genlab.steps`, so the tool runs them one call at a time and the chain batches
 the calls of many documents.
@@ -16,7 +16,7 @@ the calls of many documents.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -64,18 +64,34 @@ def cap_words(text: str, max_words: int | None) -> str:
     return " ".join(words[:max_words])
 
 
-def map_reduce(
-    text: str, fitter: Fitter, *, max_words: int | None = None, chunk_words: int | None = None
-) -> Steps[DocumentSummary]:
+class SplitPlan(NamedTuple):
+    """What the ``"plan"`` stage answers: the text's size, and its parts unless it fits one final call."""
+
+    size: int
+    """The size of the text (:meth:`Fitter.count`), so that each round can be checked to shrink it."""
+    parts: list[str]
+    """Consecutive parts that each fit a part's call; empty when the whole text fits the final call."""
+
+
+def plan_split(fitter: Fitter, ask: dict[str, Any]) -> SplitPlan:
+    """Answer a ``"plan"`` ask (``{"text", "words", "first"}``) with ``fitter``."""
+    text = ask["text"]
+    parts = [] if fitter.fits(text, True, ask["words"]) else fitter.split(text, first=ask["first"])
+    return SplitPlan(fitter.count(text), parts)
+
+
+def map_reduce(text: str, *, max_words: int | None = None, chunk_words: int | None = None) -> Steps[DocumentSummary]:
     """The steps that summarize ``text``.
 
-    Each ask is ``{"text", "words", "final"}`` to the stage ``"map"`` (the text, or a part
-    of it) or ``"reduce"`` (summaries joined by blank lines); ``words`` is the longest answer
-    wanted, ``final`` whether this call makes the summary itself.
+    Three stages answer them. ``"plan"`` measures and splits the text with the model's
+    :class:`Fitter` (:func:`plan_split`): it is a stage so that a tokenizer's work runs where
+    the driver runs model calls (off an event loop) and shows in traces. ``"map"`` summarizes
+    the text or a part of it and ``"reduce"`` summaries joined by blank lines; both are asked
+    ``{"text", "words", "final"}``, ``words`` being the longest answer wanted and ``final``
+    whether the call makes the summary itself.
 
     Args:
         text: The text to summarize.
-        fitter: What fits one call of the model.
         max_words: Longest final summary in words; the answer is cut there.
         chunk_words: Longest summary of one part in words; None: the model's own length.
 
@@ -84,28 +100,29 @@ def map_reduce(
             rounds did not make it fit one call.
     """
     current = text
-    first: tuple[int, list[str]] | None = None  # the parts of the text and their summaries
+    first: tuple[int, list[str]] | None = None  # how many parts the text had, and their summaries
+    previous: SplitPlan | None = None
     for round_number in range(MAX_ROUNDS):
         stage = "map" if round_number == 0 else "reduce"
-        if fitter.fits(current, True, max_words):
+        plan = yield Ask.one("plan", {"text": current, "words": max_words, "first": round_number == 0})
+        if previous is not None and len(previous.parts) > 1 and plan.size >= previous.size:
+            raise ModelOutputError(
+                "the summary model's summaries are not shorter than their input, so the text cannot be reduced; "
+                f"{'ask for shorter chunk summaries (chunk_words) or ' if chunk_words else ''}use a stronger summary model"
+            )
+        if not plan.parts:
             answer = yield Ask.one(stage, {"text": current, "words": max_words, "final": True})
             summary = cap_words(str(answer), max_words)
             chunks, chunk_summaries = first or (1, [summary])
             return DocumentSummary(summary=summary, chunk_summaries=chunk_summaries, chunks=chunks)
-        parts = fitter.split(current, first=round_number == 0)
-        logger.info("summarize round %d: %d chunks", round_number + 1, len(parts))
-        answers = yield Ask.each(stage, [{"text": part, "words": chunk_words, "final": False} for part in parts])
+        logger.info("summarize round %d: %d chunks", round_number + 1, len(plan.parts))
+        answers = yield Ask.each(stage, [{"text": part, "words": chunk_words, "final": False} for part in plan.parts])
         summaries = [cap_words(str(answer), chunk_words) for answer in answers]
-        first = first or (len(parts), summaries)
+        first = first or (len(plan.parts), summaries)
         joined = "\n\n".join(summary for summary in summaries if summary)
         if not joined:
             return DocumentSummary(summary="", chunk_summaries=first[1], chunks=first[0])
-        if len(parts) > 1 and fitter.count(joined) >= fitter.count(current):
-            raise ModelOutputError(
-                "the summary model's summaries are not shorter than their input, so the text cannot be reduced; "
-                "try max_words, or a stronger summary model"
-            )
-        current = joined
+        previous, current = plan, joined
     raise ModelOutputError(
         f"the text did not fit the summary model after {MAX_ROUNDS} rounds of summarizing; "
         "give a shorter text or a summary model with a longer context"

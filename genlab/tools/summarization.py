@@ -21,7 +21,7 @@ from genlab.errors import ModelUnavailableError
 from genlab.models import LocalLLM, get_model, parse_model, resolve_model
 from genlab.steps import run_steps
 from genlab.tools.base import NOT_BLANK, GenlabTool, check_text_size, require_text, validate_input
-from genlab.tools.map_reduce import map_reduce
+from genlab.tools.map_reduce import map_reduce, plan_split
 
 #: The longest prompt sent to a causal summary model at once, in tokens, even when its
 #: context is longer: attention cost grows with the square of the length, and small
@@ -31,6 +31,9 @@ MAX_INSTRUCT_CONTEXT = 8192
 DEFAULT_SUMMARY_TOKENS = 256
 #: Context assumed for a summary model on a server, which does not report its own.
 SERVER_CONTEXT = 4096
+#: The most words a summary may be asked for (``max_words``, ``chunk_words``): prompts are
+#: measured with this wording, the longest, so a chunk that fits, fits with any length.
+LONGEST_WORDS = 1000
 #: Characters per token when no tokenizer is at hand (English averages about four).
 CHARS_PER_TOKEN = 4
 
@@ -86,8 +89,10 @@ class Summarizer:
         """Summarize ``text`` in one call (a chunk's, or the ``final`` one)."""
         raise NotImplementedError
 
-    def answer(self, stage: str, ask: dict[str, Any]) -> str:
-        """Answer a map-reduce ask (:func:`genlab.tools.map_reduce.map_reduce`)."""
+    def answer(self, stage: str, ask: dict[str, Any]) -> Any:
+        """Answer an ask of :func:`genlab.tools.map_reduce.map_reduce`: ``"plan"``, ``"map"`` or ``"reduce"``."""
+        if stage == "plan":
+            return plan_split(self, ask)
         return self.run(ask["text"], ask["final"], ask["words"])
 
 
@@ -122,8 +127,9 @@ class _Seq2SeqSummarizer(Summarizer):
             # Without a length of its own, generate() would stop at 20 tokens.
             kwargs["max_new_tokens"] = DEFAULT_SUMMARY_TOKENS // 2
         if not final or max_words is not None:
-            # A chunk's summary gets a quarter of a chunk's room, so each round shrinks the text.
-            new_tokens = tokens_for_words(max_words) if final and max_words else max(8, self.budget // 4)
+            # A chunk's summary gets at most a quarter of a chunk's room, so each round shrinks the text.
+            new_tokens = tokens_for_words(max_words) if max_words else self.budget // 4
+            new_tokens = max(8, new_tokens if final else min(new_tokens, self.budget // 4))
             kwargs.pop("max_length", None)
             kwargs["max_new_tokens"] = new_tokens
             if "min_length" in kwargs:
@@ -141,7 +147,7 @@ class _InstructSummarizer(Summarizer):
         super().__init__(pipe)
         self.llm = LocalLLM(pipeline=pipe, role="summary")
         self.context = _context_tokens(pipe)
-        overhead = self.count(self.prompt("", final=False, max_words=None))
+        overhead = self.count(self.prompt("", final=False, max_words=LONGEST_WORDS))
         room = self.context - overhead - self.map_tokens
         if room < 16:
             raise _too_small(pipe, self.context)
@@ -157,12 +163,7 @@ class _InstructSummarizer(Summarizer):
         return self._budget
 
     def prompt(self, text: str, final: bool, max_words: int | None) -> str:
-        if final:
-            ask = "Summarize the following text concisely."
-            if max_words:
-                ask = f"Summarize the following text in at most {max_words} words."
-        else:
-            ask = "Summarize this part of a longer text concisely, keeping its key facts."
+        ask = _instruction(final, max_words)
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "user", "content": f"{ask}\n\n{text}"}]
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -170,13 +171,15 @@ class _InstructSummarizer(Summarizer):
 
     def answer_tokens(self, final: bool, max_words: int | None) -> int:
         if not final:
-            return self.map_tokens
+            return min(self.map_tokens, tokens_for_words(max_words)) if max_words else self.map_tokens
         wanted = tokens_for_words(max_words) if max_words else DEFAULT_SUMMARY_TOKENS
         return min(wanted, self.context // 2)  # the answer is cut to max_words anyway
 
     def fits(self, text: str, final: bool, max_words: int | None = None) -> bool:
-        prompt = self.prompt(text, final=final, max_words=max_words)
-        return self.count(prompt) + self.answer_tokens(final, max_words) <= self.context
+        # A chunk is checked with the longest wording a chunk's prompt can have, so it fits
+        # whatever chunk_words the caller asks for.
+        words = max_words if final else LONGEST_WORDS
+        return self.count(self.prompt(text, final=final, max_words=words)) + self.answer_tokens(final, words) <= self.context
 
     def run(self, text: str, final: bool, max_words: int | None) -> str:
         # Through the local LLM, like every causal generation in genlab: its stops, seeding,
@@ -206,26 +209,26 @@ class _ServerSummarizer(_InstructSummarizer):
         self.spec = spec
         self.tokenizer = None
         self.context = SERVER_CONTEXT
-        self._budget = self.context - self.count(self.prompt("", final=False, max_words=None)) - self.map_tokens
+        self._budget = self.context - self.count(self.prompt("", final=False, max_words=LONGEST_WORDS)) - self.map_tokens
 
     def count(self, text: str) -> int:
         return -(-len(text) // CHARS_PER_TOKEN)
 
     def prompt(self, text: str, final: bool, max_words: int | None) -> str:
-        if final:
-            ask = (
-                f"Summarize the following text in at most {max_words} words."
-                if max_words
-                else "Summarize the following text concisely."
-            )
-        else:
-            ask = "Summarize this part of a longer text concisely, keeping its key facts."
-        return f"{ask}\n\n{text}"
+        return f"{_instruction(final, max_words)}\n\n{text}"
 
     def run(self, text: str, final: bool, max_words: int | None) -> str:
 
         chat = resolve_model("summary", self.spec.display, max_new_tokens=self.answer_tokens(final, max_words), temperature=0)
         return (chat | StrOutputParser()).invoke(self.prompt(text, final=final, max_words=max_words)).strip()
+
+
+def _instruction(final: bool, max_words: int | None) -> str:
+    """What an instruct summary model is asked to do (a chunk's call, or the final one)."""
+    length = f"in at most {max_words} words" if max_words else "concisely"
+    if final:
+        return f"Summarize the following text {length}."
+    return f"Summarize this part of a longer text {length}, keeping its key facts."
 
 
 def _too_small(pipe: Any, limit: int) -> Exception:
@@ -342,7 +345,7 @@ def summarize_text(text: str, max_words: int | None = None, *, model: str | None
     """
     request = validate_input(SummarizeInput, {"text": text, "max_words": max_words})
     summarizer = summarizer_for(model)
-    return run_steps(map_reduce(request.text, summarizer, max_words=request.max_words), summarizer.answer).summary
+    return run_steps(map_reduce(request.text, max_words=request.max_words), summarizer.answer).summary
 
 
 class SummarizeTool(GenlabTool):
