@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Before anything imports huggingface_hub: its constants read these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -164,3 +165,19 @@ def real_env(real_model: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(f"GENLAB_{role}_MODEL", real_model)
     get_settings.cache_clear()
     return real_model
+
+
+@pytest.fixture
+def completions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every prompt a local LLM completes (``LocalLLM.complete``), with its generation settings."""
+    from genlab.models import LocalLLM
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = LocalLLM.complete
+
+    def spy(self: Any, prompts: list[str], stop: Any = None, **kwargs: Any) -> Any:
+        calls.extend((prompt, kwargs) for prompt in prompts)
+        return original(self, prompts, stop, **kwargs)
+
+    monkeypatch.setattr(LocalLLM, "complete", spy)
+    return calls

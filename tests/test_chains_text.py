@@ -240,17 +240,8 @@ def test_few_shot_sentiment_default_model(tiny_env) -> None:
     assert label in {"positive", "negative", "neutral", "unknown"}
 
 
-def test_an_instruct_summary_model_is_asked_for_chunk_words_per_chunk(tiny_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genlab.models import LocalLLM
-
-    calls: list[tuple[str, dict[str, Any]]] = []
-    original = LocalLLM.complete
-
-    def spy(self, prompts, stop=None, **kwargs):
-        calls.extend((prompt, kwargs) for prompt in prompts)
-        return original(self, prompts, stop, **kwargs)
-
-    monkeypatch.setattr(LocalLLM, "complete", spy)
+def test_an_instruct_summary_model_is_asked_for_chunk_words_per_chunk(tiny_env, completions, monkeypatch) -> None:
+    calls = completions
     monkeypatch.setenv("GENLAB_SUMMARY_MODEL", str(tiny_env.causal))  # a GPT-2 of 256 positions
     from genlab.settings import get_settings
 

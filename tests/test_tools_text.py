@@ -90,17 +90,8 @@ def test_max_words_caps_the_summary(tiny_env) -> None:
 
 
 @pytest.mark.parametrize("role_model", ["chat", "causal"])
-def test_an_instruct_model_can_summarize(tiny_env, role_model: str, monkeypatch) -> None:
-    from genlab.models import LocalLLM
-
-    calls: list[tuple[str, dict[str, Any]]] = []
-    original = LocalLLM.complete
-
-    def spy(self, prompts, stop=None, **kwargs):
-        calls.extend((prompt, kwargs) for prompt in prompts)
-        return original(self, prompts, stop, **kwargs)
-
-    monkeypatch.setattr(LocalLLM, "complete", spy)
+def test_an_instruct_model_can_summarize(tiny_env, role_model: str, completions) -> None:
+    calls = completions
     model = str(getattr(tiny_env, role_model))
     summary = summarize_text("Paris is the capital of France. It is large.", max_words=6, model=model)
     assert isinstance(summary, str) and len(summary.split()) <= 6
