@@ -19,6 +19,16 @@ def test_models_lists_every_role_with_availability(capsys, tiny_env):
     assert rows["summary"]["detail"].startswith("seq2seq on cpu")
 
 
+def test_the_image_role_without_its_extra_is_unavailable_and_names_it(capsys, tiny_env, monkeypatch):
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # what a `pip install genlab` without [image] has
+    code, out, _ = run_cli(["models", "--json"], capsys)
+    assert code == 0
+    rows = {r["role"]: r for r in json.loads(out)["roles"]}
+    assert rows["image"]["available"] is False and rows["image"]["detail"] == "the diffusers library is not installed"
+    assert rows["image"]["fix"] == 'pip install "genlab[image]"'
+    assert all(r["available"] for role, r in rows.items() if role != "image")
+
+
 def test_models_load_reports_what_was_loaded(capsys, tiny_env):
     code, out, _ = run_cli(["models", "--load", "summary", "--json"], capsys)
     assert code == 0

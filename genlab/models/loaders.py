@@ -6,6 +6,7 @@ user who never draws an image never pays for importing diffusers.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,14 +148,33 @@ def load_text_to_audio(source: str, device: str, dtype: Any, trust_remote_code: 
     return pipeline("text-to-audio", model=source, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
 
 
+#: Model kinds whose library is an extra of genlab, not a dependency: kind -> (module, extra).
+#: ``pip install genlab`` alone does not draw; diffusers is the ``image`` extra.
+EXTRA_LIBRARIES = {"text-to-image": ("diffusers", "image")}
+
+
+def missing_library(role: str, kind: str, source: str) -> ModelUnavailableError | None:
+    """The error for a model of ``kind`` whose library (an extra) is not installed; None when it is."""
+    if kind not in EXTRA_LIBRARIES:
+        return None
+    module, extra = EXTRA_LIBRARIES[kind]
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return None
+    except (ImportError, ValueError):  # a module that failed to import, or was removed from sys.modules
+        pass
+    return _not_installed(role, module, extra, source)
+
+
+def _not_installed(role: str, module: str, extra: str, source: str) -> ModelUnavailableError:
+    return ModelUnavailableError(role, source, f"the {module} library is not installed", fixes=f'pip install "genlab[{extra}]"')
+
+
 def load_text_to_image(source: str, device: str, dtype: Any, trust_remote_code: bool) -> Any:
     try:
         from diffusers import AutoPipelineForText2Image
     except ImportError:
-        # diffusers is the `image` extra: `pip install genlab` alone does not draw.
-        raise ModelUnavailableError(
-            "image", source, "the diffusers library is not installed", fixes='pip install "genlab[image]"'
-        ) from None
+        raise _not_installed("image", "diffusers", "image", source) from None
 
     quiet_diffusers()
     pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code)

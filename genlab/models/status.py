@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from genlab.errors import InvalidInputError, ModelUnavailableError
 from genlab.models.backends import parse_model
+from genlab.models.loaders import missing_library
 from genlab.models.runtime import LoadedModel, get_runtime
 from genlab.settings import ROLES, Settings, get_settings
 
@@ -83,7 +84,20 @@ def role_statuses(settings: Settings | None = None, *, timeout: float = SERVER_T
                 RoleStatus(role=role, model=model, backend="local", where=model, available=False, detail=exc.reason, fix=fix)
             )
             continue
-        if not Path(source).is_dir():  # a hub id that is not cached yet
+        missing = missing_library(role, kind, source)
+        if missing is not None:
+            rows.append(
+                RoleStatus(
+                    role=role,
+                    model=model,
+                    backend="local",
+                    where=source,
+                    available=False,
+                    detail=missing.reason,
+                    fix=missing.fixes,
+                )
+            )
+        elif not Path(source).is_dir():  # a hub id that is not cached yet
             rows.append(
                 RoleStatus(
                     role=role,
