@@ -18,8 +18,8 @@ the final summary was made from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import partial
+from collections.abc import Callable, Mapping
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,7 +33,7 @@ from genlab.errors import InvalidInputError, describe_validation_error
 from genlab.steps import Steps
 from genlab.tools.base import check_text_size
 from genlab.tools.map_reduce import DocumentSummary, map_reduce, plan_split
-from genlab.tools.summarization import summarizer_for
+from genlab.tools.summarization import Summarizer, summarizer_for
 
 __all__ = ["DocumentSummary", "SummarizeDocument", "read_document", "summarize_document"]
 
@@ -99,9 +99,11 @@ class SummarizeDocument(StagedChain):
 
     def stages(self) -> dict[str, Stage]:
         if self.llm is None:
-            # The summary model answers every stage, one call at a time (one local pipeline).
+            # The summary model answers every stage, one call at a time (one local pipeline). It
+            # is resolved on the batch's first call, once: not when the chain is built.
+            summarizer = cache(partial(summarizer_for, None))
             return {
-                name: Stage(RunnableLambda(partial(_ask_the_summary_model, name)).with_config(run_name=run), sequential=True)
+                name: Stage(RunnableLambda(partial(_ask, summarizer, name)).with_config(run_name=run), sequential=True)
                 for name, run in (("plan", "split_text"), ("map", "summarize_chunk"), ("reduce", "combine_summaries"))
             }
         fitter = _CharacterFitter(self.chunk_chars, self.chunk_overlap)
@@ -152,8 +154,8 @@ def _prompt_values(ask: dict[str, Any]) -> dict[str, str]:
     return {"text": ask["text"], "length": f" in at most {words} words" if words else ""}
 
 
-def _ask_the_summary_model(stage: str, ask: dict[str, Any]) -> Any:
-    return summarizer_for(None).answer(stage, ask)
+def _ask(summarizer: Callable[[], Summarizer], stage: str, ask: dict[str, Any]) -> Any:
+    return summarizer().answer(stage, ask)
 
 
 def summarize_document(
